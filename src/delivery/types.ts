@@ -1,0 +1,73 @@
+/**
+ * The port the job handler delivers through. Only the delivery client creates
+ * DeliveryErrors; only the job handler decides what a job does with them.
+ */
+
+/** What one AddMessage call settled for one recipient. */
+export type CallOutcome = 'delivered' | 'unreachable' | 'rejected';
+
+/** What is the same for every recipient of a campaign: built once per campaign. */
+export interface MessageSpec {
+  campaignId: string;
+  subject: string;
+  body: string;
+  notify: boolean;
+  caseType?: { id: string; description?: string };
+  unit: { hsaId: string; name: string };
+}
+
+export interface DeliveryRequest {
+  /** 12 digits, no hyphen. Never logged. */
+  subjectOfCareId: string;
+  /** Deterministic per (campaign, recipient): lets the platform drop a resent copy. */
+  messageId: string;
+}
+
+export interface DeliveryResult {
+  outcome: CallOutcome;
+  /** The platform's resultCode / resultText or fault text, without personal data. */
+  detail: string;
+  httpStatus: number;
+  latencyMs: number;
+}
+
+/**
+ * - `transient`: worth retrying (Unavailable, 5xx, timeout, connection error).
+ * - `rate-limited`: 429 or 503 with Retry-After: wait `retryAfterMs`, then retry.
+ * - `stop-campaign`: every later call would fail too (Unauthorized, certificate refused).
+ */
+export type DeliveryErrorKind = 'transient' | 'rate-limited' | 'stop-campaign';
+
+export class DeliveryError extends Error {
+  readonly kind: DeliveryErrorKind;
+  /** Stable code for logs and metrics, e.g. HTTP_503, TIMEOUT, ECONNREFUSED, Unauthorized. */
+  readonly code: string;
+  readonly retryAfterMs: number | undefined;
+  readonly httpStatus: number | undefined;
+  constructor(
+    kind: DeliveryErrorKind,
+    code: string,
+    message: string,
+    options: { retryAfterMs?: number; httpStatus?: number; cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'DeliveryError';
+    this.kind = kind;
+    this.code = code;
+    this.retryAfterMs = options.retryAfterMs;
+    this.httpStatus = options.httpStatus;
+  }
+  get retryable(): boolean {
+    return this.kind !== 'stop-campaign';
+  }
+}
+
+/** One campaign's sender: the SOAP body template is built once, then one call per recipient. */
+export interface CampaignSender {
+  send(request: DeliveryRequest, signal?: AbortSignal): Promise<DeliveryResult>;
+}
+
+export interface InboxClient {
+  forCampaign(spec: MessageSpec): CampaignSender;
+  close(): Promise<void>;
+}

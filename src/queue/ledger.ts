@@ -1,0 +1,276 @@
+import type { Redis } from 'ioredis';
+import type { Keys } from './keys.js';
+
+/**
+ * The outcome ledger: one Redis string per chunk with an 8-byte record per
+ * recipient slot, written with SETRANGE. Nothing is allocated at enqueue time
+ * (SETRANGE pads with zeros), a whole chunk's state is one GET, and the
+ * per-campaign outcome counts are kept in the same atomic step, so a slot is
+ * counted once however often a worker retries.
+ *
+ * Record: state (1) | calls made (1) | reserved (2) | unix seconds (4, big-endian).
+ */
+export const RECORD_BYTES = 8;
+
+export const finalOutcomes = [
+  'delivered',
+  'unreachable',
+  'rejected',
+  'failed',
+  'uncertain',
+  'cancelled',
+] as const;
+export type FinalOutcome = (typeof finalOutcomes)[number];
+export type SlotState = 'pending' | 'inflight' | FinalOutcome;
+
+const stateCodes: Record<SlotState, number> = {
+  pending: 0,
+  inflight: 1,
+  delivered: 2,
+  unreachable: 3,
+  rejected: 4,
+  failed: 5,
+  uncertain: 6,
+  cancelled: 7,
+};
+const codeStates = Object.fromEntries(Object.entries(stateCodes).map(([k, v]) => [v, k])) as Record<
+  number,
+  SlotState
+>;
+
+export function isFinal(state: SlotState): state is FinalOutcome {
+  return state !== 'pending' && state !== 'inflight';
+}
+
+export interface SlotRecord {
+  state: SlotState;
+  calls: number;
+  /** Unix seconds of the last change; 0 when never touched. */
+  at: number;
+}
+
+export function decodeLedger(buf: Buffer | null, slots: number): SlotRecord[] {
+  const out: SlotRecord[] = new Array(slots);
+  for (let i = 0; i < slots; i++) {
+    const o = i * RECORD_BYTES;
+    if (!buf || o + RECORD_BYTES > buf.length) {
+      out[i] = { state: 'pending', calls: 0, at: 0 };
+      continue;
+    }
+    out[i] = { state: codeStates[buf[o]!] ?? 'pending', calls: buf[o + 1]!, at: buf.readUInt32BE(o + 4) };
+  }
+  return out;
+}
+
+// Shared Lua: read the state byte of slot ARGV[1]; write a record.
+const LUA_HELPERS = `
+local function state_of(key, off)
+  local b = redis.call('GETRANGE', key, off, off)
+  if b == '' then return 0, 0 end
+  local calls = redis.call('GETRANGE', key, off + 1, off + 1)
+  return string.byte(b), (calls == '' and 0 or string.byte(calls))
+end
+local function record(state, calls, now)
+  return string.char(state, math.min(calls, 255), 0, 0,
+    math.floor(now / 16777216) % 256, math.floor(now / 65536) % 256, math.floor(now / 256) % 256, now % 256)
+end
+local names = {'delivered','unreachable','rejected','failed','uncertain','cancelled'}
+`;
+
+/**
+ * KEYS: ledger, outcome counts, job lock. ARGV: slot, lock token, now, resend (1|0).
+ * Returns: -1 lock lost; -2 campaign not sendable is checked elsewhere;
+ * 0 go ahead (slot now inflight); 1 go ahead, it was inflight before (a resend);
+ * 2..7 already final (skip); 8 parked as uncertain now.
+ */
+const MARK_INFLIGHT = `${LUA_HELPERS}
+if ARGV[2] ~= '' then
+  local holder = redis.call('GET', KEYS[3])
+  if holder ~= ARGV[2] then return -1 end
+end
+local off = tonumber(ARGV[1]) * ${RECORD_BYTES}
+local state, calls = state_of(KEYS[1], off)
+local now = tonumber(ARGV[3])
+if state >= 2 then return state end
+if state == 1 and ARGV[4] ~= '1' then
+  redis.call('SETRANGE', KEYS[1], off, record(6, calls, now))
+  redis.call('HINCRBY', KEYS[2], 'uncertain', 1)
+  return 8
+end
+redis.call('SETRANGE', KEYS[1], off, record(1, calls + 1, now))
+return state
+`;
+
+/** KEYS: ledger, counts. ARGV: slot, final state code, now. Returns 1 if recorded, 0 if it was final already. */
+const RECORD_OUTCOME = `${LUA_HELPERS}
+local off = tonumber(ARGV[1]) * ${RECORD_BYTES}
+local state, calls = state_of(KEYS[1], off)
+if state >= 2 then return 0 end
+local code = tonumber(ARGV[2])
+redis.call('SETRANGE', KEYS[1], off, record(code, calls, tonumber(ARGV[3])))
+redis.call('HINCRBY', KEYS[2], names[code - 1], 1)
+return 1
+`;
+
+/**
+ * Finalises every slot of a chunk that is in one of the given states.
+ * KEYS: ledger, counts. ARGV: slots, target code, now, then the state codes to replace.
+ * Returns how many slots changed.
+ */
+const FINALISE_MANY = `${LUA_HELPERS}
+local n = tonumber(ARGV[1])
+local code = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+local from = {}
+for i = 4, #ARGV do from[tonumber(ARGV[i])] = true end
+local changed = 0
+for slot = 0, n - 1 do
+  local off = slot * ${RECORD_BYTES}
+  local state, calls = state_of(KEYS[1], off)
+  if from[state] then
+    redis.call('SETRANGE', KEYS[1], off, record(code, calls, now))
+    changed = changed + 1
+  end
+end
+if changed > 0 then redis.call('HINCRBY', KEYS[2], names[code - 1], changed) end
+return changed
+`;
+
+/**
+ * Puts slots in a given final state back to pending (a dead-letter redrive).
+ * KEYS: ledger, counts. ARGV: from code, then slots. Returns how many changed.
+ */
+const REOPEN = `${LUA_HELPERS}
+local from = tonumber(ARGV[1])
+local changed = 0
+for i = 2, #ARGV do
+  local off = tonumber(ARGV[i]) * ${RECORD_BYTES}
+  local state, calls = state_of(KEYS[1], off)
+  if state == from then
+    redis.call('SETRANGE', KEYS[1], off, string.char(0, calls, 0, 0, 0, 0, 0, 0))
+    changed = changed + 1
+  end
+end
+if changed > 0 then redis.call('HINCRBY', KEYS[2], names[from - 1], -changed) end
+return changed
+`;
+
+type LedgerRedis = Redis & {
+  utskickMarkInflight(
+    ledger: string,
+    counts: string,
+    lock: string,
+    ...args: (string | number)[]
+  ): Promise<number>;
+  utskickRecordOutcome(ledger: string, counts: string, ...args: (string | number)[]): Promise<number>;
+  utskickFinaliseMany(ledger: string, counts: string, ...args: (string | number)[]): Promise<number>;
+  utskickReopen(ledger: string, counts: string, ...args: (string | number)[]): Promise<number>;
+};
+
+export type MarkResult =
+  | { kind: 'go'; resend: boolean }
+  | { kind: 'skip'; state: FinalOutcome }
+  | { kind: 'parked' }
+  | { kind: 'lock-lost' };
+
+export interface Ledger {
+  read(campaignId: string, chunkId: string, slots: number): Promise<SlotRecord[]>;
+  /** Marks a slot in flight if the job still holds its lock (token '' skips that check). */
+  markInflight(
+    campaignId: string,
+    chunkId: string,
+    slot: number,
+    lock: { key: string; token: string },
+    options: { resendUncertain: boolean; nowSec: number },
+  ): Promise<MarkResult>;
+  /** Records a final outcome; false if the slot already had one. */
+  record(
+    campaignId: string,
+    chunkId: string,
+    slot: number,
+    outcome: FinalOutcome,
+    nowSec: number,
+  ): Promise<boolean>;
+  /** Finalises every slot of a chunk that is in one of `from` (e.g. pending → cancelled). */
+  finaliseMany(
+    campaignId: string,
+    chunkId: string,
+    slots: number,
+    outcome: FinalOutcome,
+    from: SlotState[],
+    nowSec: number,
+  ): Promise<number>;
+  /** Puts `outcome` slots back to pending, for a redrive. */
+  reopen(campaignId: string, chunkId: string, slots: number[], outcome: FinalOutcome): Promise<number>;
+  counts(campaignId: string): Promise<Record<FinalOutcome, number>>;
+}
+
+export function defineLedgerCommands(redis: Redis): void {
+  const r = redis as LedgerRedis;
+  if (typeof r.utskickMarkInflight === 'function') return;
+  redis.defineCommand('utskickMarkInflight', { numberOfKeys: 3, lua: MARK_INFLIGHT });
+  redis.defineCommand('utskickRecordOutcome', { numberOfKeys: 2, lua: RECORD_OUTCOME });
+  redis.defineCommand('utskickFinaliseMany', { numberOfKeys: 2, lua: FINALISE_MANY });
+  redis.defineCommand('utskickReopen', { numberOfKeys: 2, lua: REOPEN });
+}
+
+export function createLedger(redis: Redis, keys: Keys): Ledger {
+  defineLedgerCommands(redis);
+  const r = redis as LedgerRedis;
+  return {
+    async read(campaignId, chunkId, slots) {
+      return decodeLedger(await redis.getBuffer(keys.ledger(campaignId, chunkId)), slots);
+    },
+    async markInflight(campaignId, chunkId, slot, lock, options) {
+      const res = await r.utskickMarkInflight(
+        keys.ledger(campaignId, chunkId),
+        keys.outcomes(campaignId),
+        lock.key,
+        slot,
+        lock.token,
+        options.nowSec,
+        options.resendUncertain ? '1' : '0',
+      );
+      if (res === -1) return { kind: 'lock-lost' };
+      if (res === 0) return { kind: 'go', resend: false };
+      if (res === 1) return { kind: 'go', resend: true };
+      if (res === 8) return { kind: 'parked' };
+      return { kind: 'skip', state: codeStates[res] as FinalOutcome };
+    },
+    async record(campaignId, chunkId, slot, outcome, nowSec) {
+      const res = await r.utskickRecordOutcome(
+        keys.ledger(campaignId, chunkId),
+        keys.outcomes(campaignId),
+        slot,
+        stateCodes[outcome],
+        nowSec,
+      );
+      return res === 1;
+    },
+    async finaliseMany(campaignId, chunkId, slots, outcome, from, nowSec) {
+      return r.utskickFinaliseMany(
+        keys.ledger(campaignId, chunkId),
+        keys.outcomes(campaignId),
+        slots,
+        stateCodes[outcome],
+        nowSec,
+        ...from.map((s) => stateCodes[s]),
+      );
+    },
+    async reopen(campaignId, chunkId, slots, outcome) {
+      if (slots.length === 0) return 0;
+      return r.utskickReopen(
+        keys.ledger(campaignId, chunkId),
+        keys.outcomes(campaignId),
+        stateCodes[outcome],
+        ...slots,
+      );
+    },
+    async counts(campaignId) {
+      const raw = await redis.hgetall(keys.outcomes(campaignId));
+      const out = {} as Record<FinalOutcome, number>;
+      for (const o of finalOutcomes) out[o] = Number(raw[o] ?? 0);
+      return out;
+    },
+  };
+}
