@@ -39,6 +39,8 @@ export interface ParseOptions {
 }
 
 const ZERO = 48;
+/** No one born before this year holds a personnummer (YYYYMMDD forms such as 0050… are typing errors). */
+const EARLIEST_YEAR = 1800;
 const isDigit = (c: number): boolean => c >= 48 && c <= 57;
 const isLetter = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
 const isBlank = (c: number): boolean => c === 32 || c === 9 || c === 0xfeff || c === 0xa0;
@@ -138,7 +140,7 @@ export function parsePersonnummer(raw: string, options: ParseOptions): ParseResu
   }
   const coordination = day > 60;
   if (coordination) day -= 60;
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month))
+  if (year < EARLIEST_YEAR || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month))
     return { ok: false, code: 'DATE' };
   if (
     year > today.year ||
