@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { z } from 'zod';
 import { type ApprovalCheck, checkApproval } from './approval.js';
 import { type Campaign, campaignSchema } from './schema.js';
+import { resolveTemplate } from './template.js';
 
 /** A campaign file that cannot be used; the message names the file and the field. */
 export class CampaignError extends Error {
@@ -42,8 +43,9 @@ export async function readCampaignJson(path: string): Promise<unknown> {
   }
 }
 
+/** Reads, renders a message template if it names one, and validates a campaign file. */
 export async function loadCampaign(path: string): Promise<Campaign> {
-  return parseCampaign(await readCampaignJson(path), path);
+  return parseCampaign(await resolveTemplate(await readCampaignJson(path), path), path);
 }
 
 /** Loads a campaign and refuses it unless it is approved for exactly its current text. */

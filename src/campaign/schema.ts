@@ -17,7 +17,7 @@ const weekdays = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM');
 
 export const sendingWindowSchema = z
-  .object({
+  .strictObject({
     days: z.array(z.enum(weekdays)).min(1).default(['mon', 'tue', 'wed', 'thu', 'fri']),
     from: clock,
     to: clock,
@@ -36,7 +36,8 @@ export const sendingWindowSchema = z
     { message: 'is not a known time zone', path: ['timeZone'] },
   );
 
-export const approvalSchema = z.object({
+/** Every object is strict: a mistyped field (`notfiy`) is an error naming it, never silently dropped. */
+export const approvalSchema = z.strictObject({
   approvedBy: text(200),
   approvedAt: z.iso.datetime({ offset: true }),
   contentSha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be a lowercase hex SHA-256'),
@@ -50,18 +51,18 @@ export const campaignSchema = z
     title: text(200),
     targetGroup: text(2000),
     orderer: z
-      .object({ name: text(200), email: z.email().optional(), phone: text(40).optional() })
+      .strictObject({ name: text(200), email: z.email().optional(), phone: text(40).optional() })
       .refine((o) => o.email !== undefined || o.phone !== undefined, {
         message: 'needs an e-mail or a phone number',
         path: ['email'],
       }),
-    sender: z.object({ name: text(200), title: text(200), organisation: text(200) }),
-    unit: z.object({ hsaId: hsaIdSchema, name: text(200) }),
-    caseHandler: z.object({ name: text(200) }),
-    message: z.object({
+    sender: z.strictObject({ name: text(200), title: text(200), organisation: text(200) }),
+    unit: z.strictObject({ hsaId: hsaIdSchema, name: text(200) }),
+    caseHandler: z.strictObject({ name: text(200) }),
+    message: z.strictObject({
       subject: text(200),
       body: text(20_000),
-      caseType: z.object({ id: text(64), description: text(200).optional() }).optional(),
+      caseType: z.strictObject({ id: text(64), description: text(200).optional() }).optional(),
       notify: z.boolean().default(true),
     }),
     /** A region-wide mailing has the region as sender and needs the platform's prior approval. */
