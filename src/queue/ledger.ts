@@ -155,7 +155,17 @@ if changed > 0 then redis.call('HINCRBY', KEYS[2], names[from - 1], -changed) en
 return changed
 `;
 
+/** KEYS: ledger. ARGV: slot. An in-flight slot whose call surely did not land goes back to pending. */
+const RELEASE = `${LUA_HELPERS}
+local off = tonumber(ARGV[1]) * ${RECORD_BYTES}
+local state, calls = state_of(KEYS[1], off)
+if state ~= 1 then return 0 end
+redis.call('SETRANGE', KEYS[1], off, string.char(0, calls, 0, 0, 0, 0, 0, 0))
+return 1
+`;
+
 type LedgerRedis = Redis & {
+  utskickRelease(ledger: string, slot: number): Promise<number>;
   utskickMarkInflight(
     ledger: string,
     counts: string,
@@ -200,6 +210,8 @@ export interface Ledger {
     from: SlotState[],
     nowSec: number,
   ): Promise<number>;
+  /** An in-flight slot whose call surely did not reach the platform goes back to pending. */
+  release(campaignId: string, chunkId: string, slot: number): Promise<boolean>;
   /** Puts `outcome` slots back to pending, for a redrive. */
   reopen(campaignId: string, chunkId: string, slots: number[], outcome: FinalOutcome): Promise<number>;
   counts(campaignId: string): Promise<Record<FinalOutcome, number>>;
@@ -212,6 +224,7 @@ export function defineLedgerCommands(redis: Redis): void {
   redis.defineCommand('utskickRecordOutcome', { numberOfKeys: 2, lua: RECORD_OUTCOME });
   redis.defineCommand('utskickFinaliseMany', { numberOfKeys: 2, lua: FINALISE_MANY });
   redis.defineCommand('utskickReopen', { numberOfKeys: 2, lua: REOPEN });
+  redis.defineCommand('utskickRelease', { numberOfKeys: 1, lua: RELEASE });
 }
 
 export function createLedger(redis: Redis, keys: Keys): Ledger {
@@ -256,6 +269,9 @@ export function createLedger(redis: Redis, keys: Keys): Ledger {
         nowSec,
         ...from.map((s) => stateCodes[s]),
       );
+    },
+    async release(campaignId, chunkId, slot) {
+      return (await r.utskickRelease(keys.ledger(campaignId, chunkId), slot)) === 1;
     },
     async reopen(campaignId, chunkId, slots, outcome) {
       if (slots.length === 0) return 0;

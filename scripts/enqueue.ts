@@ -1,0 +1,136 @@
+/**
+ * The case handler's command: validate a campaign and its recipient files, then
+ * put them on the delivery queue, all or nothing.
+ *
+ *   npm run enqueue -- --campaign <campaign.json> [--dry-run] [--json] [--skip-invalid]
+ *                      [--paused] [--password-env VAR] <file|directory|archive.7z>...
+ *
+ * --paused stores the campaign paused (its jobs wait) so a test send can go
+ * first; `npm run campaign -- resume ID` then starts it.
+ */
+import { assertApproved, loadCampaign } from '../src/campaign/load.js';
+import { loadClientConfig } from '../src/config/client.js';
+import { loadKeyring } from '../src/config/env.js';
+import { createDeliverQueue } from '../src/queue/deliver-queue.js';
+import { type EnqueueResult, enqueueCampaign } from '../src/queue/enqueue.js';
+import { createKeys } from '../src/queue/keys.js';
+import { createRedis, redactRedisUrl } from '../src/queue/redis.js';
+import { assertUnitActive } from '../src/queue/units.js';
+import { readInputs } from '../src/recipients/inputs.js';
+import { todayOf } from '../src/recipients/personnummer.js';
+import { parseRecipientFile } from '../src/recipients/read-file.js';
+import { createProgress, exitCodes, parseCliArgs, promptSecret, runCli, UsageError } from './lib/cli.js';
+
+const usage =
+  'usage: npm run enqueue -- --campaign <campaign.json> [--dry-run] [--json] [--skip-invalid] [--paused] [--password-env VAR] <file|directory|archive.7z>...';
+
+function printHuman(r: EnqueueResult, paused: boolean): void {
+  const out = process.stdout;
+  const verb = {
+    enqueued: 'Enqueued',
+    'nothing-new': 'Nothing new for',
+    'dry-run': 'Dry run for',
+    rejected: 'REJECTED',
+  }[r.status];
+  out.write(`${verb} campaign ${r.campaignId}\n`);
+  out.write(
+    `  recipients: ${r.recipients.valid} valid, ${r.recipients.invalid} invalid, ${r.recipients.duplicates} duplicates (of ${r.recipients.total} lines)\n`,
+  );
+  out.write(
+    `  jobs: ${r.jobs} (${r.enqueued} newly enqueued, ${r.alreadyEnqueued} already enqueued${r.restored ? `, ${r.restored} restored` : ''})\n`,
+  );
+  for (const w of r.warnings) out.write(`  warning: ${w}\n`);
+  const shown = r.problems.slice(0, 50);
+  for (const p of shown) out.write(`  ${p.file}:${p.line}: ${p.code} ${p.value}\n`);
+  if (r.problems.length > shown.length)
+    out.write(`  … and ${r.problems.length - shown.length} more problems (use --json for all)\n`);
+  if (r.status === 'enqueued' && paused) {
+    out.write(
+      `  The campaign is PAUSED: test it (npm run campaign -- test-send ${r.campaignId} --to <file>), then npm run campaign -- resume ${r.campaignId}\n`,
+    );
+  }
+  if (r.status === 'rejected') {
+    out.write(
+      '  Nothing was enqueued. Fix the files, or rerun with --skip-invalid to send to the valid ones.\n',
+    );
+  }
+}
+
+await runCli('enqueue', async () => {
+  const { values, positionals } = parseCliArgs({
+    allowPositionals: true,
+    options: {
+      campaign: { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      'skip-invalid': { type: 'boolean', default: false },
+      paused: { type: 'boolean', default: false },
+      'password-env': { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${usage}\n`);
+    return exitCodes.ok;
+  }
+  if (!values.campaign) throw new UsageError(`--campaign is required\n${usage}`);
+  if (positionals.length === 0)
+    throw new UsageError(`name at least one recipient file, directory or archive\n${usage}`);
+  const passwordEnv = values['password-env'];
+  if (passwordEnv !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(passwordEnv)) {
+    throw new UsageError('--password-env takes the NAME of an environment variable, not the password');
+  }
+  if (passwordEnv !== undefined && process.env[passwordEnv] === undefined) {
+    throw new UsageError(`--password-env ${passwordEnv}: that environment variable is not set`);
+  }
+
+  const config = loadClientConfig(process.env);
+  const keyring = loadKeyring(process.env);
+  const campaign = await loadCampaign(values.campaign);
+  assertApproved(campaign, values.campaign);
+
+  const progress = createProgress(
+    'reading',
+    positionals.length > 3 || positionals.some((p) => !/\.(txt|csv)$/i.test(p)),
+  );
+  const sources = await readInputs(positionals, {
+    password: async () =>
+      passwordEnv !== undefined ? process.env[passwordEnv] : await promptSecret('Archive password: '),
+    onProgress: (done, total) => progress.update(done, total),
+  });
+  progress.end();
+  const options = { today: todayOf(new Date()), allowCoordinationNumbers: campaign.allowCoordinationNumbers };
+  const parsed = sources.map((s) => parseRecipientFile(s, options));
+
+  const redis = createRedis(config.redisUrl, 'client', config.redisOptions);
+  redis.on('error', () => {});
+  const keys = createKeys(config.prefix);
+  const queue = createDeliverQueue(redis, keys, { skipMetasUpdate: true });
+  try {
+    await redis.ping().catch((cause) => {
+      throw Object.assign(
+        new Error(`Redis at ${redactRedisUrl(config.redisUrl)} does not answer (${cause.message})`),
+        {
+          code: 'REDIS',
+        },
+      );
+    });
+    await assertUnitActive(redis, keys, campaign.unit.hsaId);
+    const result = await enqueueCampaign(
+      { redis, keys, keyring, queue, jobPolicy: config.jobPolicy },
+      {
+        campaign,
+        parsed,
+        skipInvalid: values['skip-invalid'],
+        dryRun: values['dry-run'],
+        paused: values.paused,
+      },
+    );
+    if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+    else printHuman(result, values.paused);
+    return result.status === 'rejected' ? exitCodes.failed : exitCodes.ok;
+  } finally {
+    await queue.close();
+    redis.disconnect();
+  }
+});

@@ -1,0 +1,57 @@
+/**
+ *   npm run unit -- activate <HSA-id> --name "<unit name>"
+ *   npm run unit -- deactivate <HSA-id>
+ *   npm run unit -- list [--json]
+ */
+import { hsaIdSchema } from '../src/campaign/schema.js';
+import { loadClientConfig } from '../src/config/client.js';
+import { createKeys } from '../src/queue/keys.js';
+import { createRedis } from '../src/queue/redis.js';
+import { activateUnit, deactivateUnit, listUnits } from '../src/queue/units.js';
+import { exitCodes, parseCliArgs, runCli, UsageError } from './lib/cli.js';
+
+const usage =
+  'usage: npm run unit -- activate <HSA-id> --name "<name>" | deactivate <HSA-id> | list [--json]';
+
+await runCli('unit', async () => {
+  const { values, positionals } = parseCliArgs({
+    allowPositionals: true,
+    options: { name: { type: 'string' }, json: { type: 'boolean', default: false } },
+  });
+  const [command, hsaId] = positionals;
+  if (!command || !['activate', 'deactivate', 'list'].includes(command)) throw new UsageError(usage);
+  if (command !== 'list') {
+    if (!hsaId) throw new UsageError(`${command} needs an HSA-id\n${usage}`);
+    const check = hsaIdSchema.safeParse(hsaId);
+    if (!check.success) throw new UsageError(`${hsaId}: ${check.error.issues[0]?.message}`);
+  }
+  const config = loadClientConfig(process.env);
+  const redis = createRedis(config.redisUrl, 'client', config.redisOptions);
+  redis.on('error', () => {});
+  const keys = createKeys(config.prefix);
+  try {
+    if (command === 'activate') {
+      if (!values.name) throw new UsageError(`activate needs --name\n${usage}`);
+      await activateUnit(redis, keys, {
+        hsaId: hsaId!,
+        name: values.name,
+        activatedAt: new Date().toISOString(),
+      });
+      process.stdout.write(`unit ${hsaId} (${values.name}) is active\n`);
+    } else if (command === 'deactivate') {
+      const removed = await deactivateUnit(redis, keys, hsaId!);
+      process.stdout.write(
+        removed ? `unit ${hsaId} is no longer active\n` : `unit ${hsaId} was not active\n`,
+      );
+    } else {
+      const units = await listUnits(redis, keys);
+      if (values.json) process.stdout.write(`${JSON.stringify(units)}\n`);
+      else if (units.length === 0) process.stdout.write('no active units\n');
+      else
+        for (const u of units) process.stdout.write(`${u.hsaId}\t${u.name}\tactive since ${u.activatedAt}\n`);
+    }
+    return exitCodes.ok;
+  } finally {
+    redis.disconnect();
+  }
+});

@@ -1,0 +1,88 @@
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { createCampaignStore, type StoredCampaign } from './campaign-store.js';
+import type { DeadLetterData, DeliverJobData } from './deliver-queue.js';
+import type { Keys } from './keys.js';
+import { createLedger, type FinalOutcome, finalOutcomes } from './ledger.js';
+
+export type OutcomeCounts = Record<FinalOutcome | 'pending', number>;
+
+export interface CampaignStatus {
+  campaignId: string;
+  title: string;
+  state: string;
+  stateReason?: string;
+  stateBy?: string;
+  recipients: StoredCampaign['recipients'];
+  outcomes: OutcomeCounts;
+  /** Recipients with a final outcome / valid recipients, 0..1. */
+  progress: number;
+  jobs: { waiting: number; active: number; delayed: number; failed: number; deadLettered: number };
+  /** Messages per second over the last minute (from the ledger times), and the time left at that pace. */
+  currentRatePerSec?: number;
+  etaSec?: number;
+}
+
+/** Counts of a campaign's jobs, by the campaign prefix of their ids. */
+async function jobCounts(
+  id: string,
+  deliver: Queue<DeliverJobData>,
+  deadLetters: Queue<DeadLetterData>,
+): Promise<CampaignStatus['jobs']> {
+  const prefix = `${id}.`;
+  const count = async (q: Queue, types: Parameters<Queue['getRanges']>[0]) =>
+    (await q.getRanges(types, 0, -1)).filter((jobId) => jobId.startsWith(prefix)).length;
+  const [waiting, active, delayed, failed, deadLettered] = await Promise.all([
+    count(deliver, ['wait', 'prioritized']),
+    count(deliver, ['active']),
+    count(deliver, ['delayed']),
+    count(deliver, ['failed']),
+    count(deadLetters, ['wait', 'prioritized']),
+  ]);
+  return { waiting, active, delayed, failed, deadLettered };
+}
+
+/** Outcome counts with `pending` = valid recipients without a final outcome. */
+export function withPending(valid: number, counts: Record<FinalOutcome, number>): OutcomeCounts {
+  const done = finalOutcomes.reduce((n, o) => n + counts[o], 0);
+  return { ...counts, pending: Math.max(0, valid - done) };
+}
+
+export async function campaignStatus(
+  deps: { redis: Redis; keys: Keys; deliver: Queue<DeliverJobData>; deadLetters: Queue<DeadLetterData> },
+  id: string,
+  nowMs = Date.now(),
+): Promise<CampaignStatus> {
+  const store = createCampaignStore(deps.redis, deps.keys);
+  const ledger = createLedger(deps.redis, deps.keys);
+  const c = await store.require(id);
+  const counts = await ledger.counts(id);
+  const outcomes = withPending(c.recipients.valid, counts);
+  const done = c.recipients.valid - outcomes.pending;
+  const recent = await deps.redis.hget(deps.keys.campaign(id), 'lastRate');
+  const status: CampaignStatus = {
+    campaignId: id,
+    title: c.definition.title,
+    state: outcomes.pending === 0 && c.state === 'active' ? 'done' : c.state,
+    ...(c.stateReason ? { stateReason: c.stateReason } : {}),
+    ...(c.stateBy ? { stateBy: c.stateBy } : {}),
+    recipients: c.recipients,
+    outcomes,
+    progress: c.recipients.valid === 0 ? 1 : done / c.recipients.valid,
+    jobs: await jobCounts(id, deps.deliver, deps.deadLetters),
+  };
+  // Rate from the outcome counter sampled over time by the status command itself.
+  const sample = { at: nowMs, done };
+  if (recent) {
+    const prev = JSON.parse(recent) as { at: number; done: number };
+    const dt = (sample.at - prev.at) / 1000;
+    if (dt >= 1 && dt <= 600) {
+      status.currentRatePerSec = Math.max(0, (sample.done - prev.done) / dt);
+      if (status.currentRatePerSec > 0)
+        status.etaSec = Math.round(outcomes.pending / status.currentRatePerSec);
+    }
+    if (dt < 1) return status;
+  }
+  await deps.redis.hset(deps.keys.campaign(id), 'lastRate', JSON.stringify(sample));
+  return status;
+}

@@ -1,0 +1,250 @@
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createKeys, deliverJobId, type Keys, queueNames } from '../../src/queue/keys.js';
+import {
+  createLedger,
+  decodeLedger,
+  type FinalOutcome,
+  finalOutcomes,
+  type Ledger,
+  RECORD_BYTES,
+} from '../../src/queue/ledger.js';
+import { connect, deletePrefix, uniquePrefix } from '../helpers/redis.js';
+
+const prefix = uniquePrefix('ledger');
+let redis: Redis;
+let keys: Keys;
+let ledger: Ledger;
+let n = 0;
+/** A fresh campaign and chunk per test, so tests never share slots. */
+let campaign: string;
+let chunk: string;
+let lock: { key: string; token: string };
+const NOW = 1_790_000_000;
+const noLock = { key: 'unused', token: '' };
+const go = { resendUncertain: false, nowSec: NOW };
+
+const zeroCounts = (): Record<FinalOutcome, number> =>
+  Object.fromEntries(finalOutcomes.map((o) => [o, 0])) as Record<FinalOutcome, number>;
+
+beforeAll(() => {
+  redis = connect();
+  keys = createKeys(prefix);
+  ledger = createLedger(redis, keys);
+});
+afterAll(async () => {
+  await deletePrefix(redis, prefix);
+  redis.disconnect();
+});
+beforeEach(async () => {
+  n++;
+  campaign = `camp-${n}`;
+  chunk = `chunk${n}`;
+  lock = { key: keys.jobLock(queueNames.deliver, deliverJobId(campaign, chunk)), token: `token-${n}` };
+  await redis.set(lock.key, lock.token, 'PX', 60_000);
+});
+
+describe('ledger: markInflight and record', () => {
+  it('a fresh slot goes in flight once, then is recorded once', async () => {
+    expect(await ledger.markInflight(campaign, chunk, 3, lock, go)).toEqual({ kind: 'go', resend: false });
+    let slots = await ledger.read(campaign, chunk, 5);
+    expect(slots[3]).toEqual({ state: 'inflight', calls: 1, at: NOW });
+    expect(slots[0]).toEqual({ state: 'pending', calls: 0, at: 0 });
+    expect(slots[4]).toEqual({ state: 'pending', calls: 0, at: 0 });
+
+    expect(await ledger.record(campaign, chunk, 3, 'delivered', NOW + 2)).toBe(true);
+    slots = await ledger.read(campaign, chunk, 5);
+    expect(slots[3]).toEqual({ state: 'delivered', calls: 1, at: NOW + 2 });
+    expect(await ledger.counts(campaign)).toEqual({ ...zeroCounts(), delivered: 1 });
+  });
+
+  it('record twice (a retried worker) counts once and keeps the first outcome', async () => {
+    await ledger.markInflight(campaign, chunk, 0, lock, go);
+    expect(await ledger.record(campaign, chunk, 0, 'unreachable', NOW)).toBe(true);
+    expect(await ledger.record(campaign, chunk, 0, 'unreachable', NOW + 1)).toBe(false);
+    expect(await ledger.record(campaign, chunk, 0, 'delivered', NOW + 2)).toBe(false);
+    expect((await ledger.read(campaign, chunk, 1))[0]).toEqual({ state: 'unreachable', calls: 1, at: NOW });
+    expect(await ledger.counts(campaign)).toEqual({ ...zeroCounts(), unreachable: 1 });
+  });
+
+  it('record works on a pending slot too (an outcome decided without a call)', async () => {
+    expect(await ledger.record(campaign, chunk, 7, 'rejected', NOW)).toBe(true);
+    expect((await ledger.read(campaign, chunk, 8))[7]).toEqual({ state: 'rejected', calls: 0, at: NOW });
+    expect((await redis.strlen(keys.ledger(campaign, chunk))) / RECORD_BYTES).toBe(8);
+  });
+
+  it('a final slot is skipped, saying which outcome it has', async () => {
+    await ledger.record(campaign, chunk, 1, 'failed', NOW);
+    expect(await ledger.markInflight(campaign, chunk, 1, lock, go)).toEqual({
+      kind: 'skip',
+      state: 'failed',
+    });
+    expect(await ledger.markInflight(campaign, chunk, 1, lock, { ...go, resendUncertain: true })).toEqual({
+      kind: 'skip',
+      state: 'failed',
+    });
+    expect((await ledger.read(campaign, chunk, 2))[1]!.calls).toBe(0);
+  });
+
+  it('every final outcome reads back as itself', async () => {
+    for (const [i, outcome] of finalOutcomes.entries()) {
+      expect(await ledger.record(campaign, chunk, i, outcome, NOW)).toBe(true);
+      expect(await ledger.markInflight(campaign, chunk, i, lock, go)).toEqual({
+        kind: 'skip',
+        state: outcome,
+      });
+    }
+    expect((await ledger.read(campaign, chunk, finalOutcomes.length)).map((s) => s.state)).toEqual([
+      ...finalOutcomes,
+    ]);
+    expect(await ledger.counts(campaign)).toEqual(
+      Object.fromEntries(finalOutcomes.map((o) => [o, 1])) as Record<FinalOutcome, number>,
+    );
+  });
+});
+
+describe('ledger: an in-flight slot met again (the call may have landed)', () => {
+  it('is parked as uncertain, counted once, unless resends are allowed', async () => {
+    await ledger.markInflight(campaign, chunk, 2, lock, go);
+    expect(await ledger.markInflight(campaign, chunk, 2, lock, { ...go, nowSec: NOW + 5 })).toEqual({
+      kind: 'parked',
+    });
+    expect((await ledger.read(campaign, chunk, 3))[2]).toEqual({ state: 'uncertain', calls: 1, at: NOW + 5 });
+    expect(await ledger.counts(campaign)).toEqual({ ...zeroCounts(), uncertain: 1 });
+    // Parked is final: a third visit skips, and the count stays 1.
+    expect(await ledger.markInflight(campaign, chunk, 2, lock, go)).toEqual({
+      kind: 'skip',
+      state: 'uncertain',
+    });
+    expect(await ledger.record(campaign, chunk, 2, 'delivered', NOW)).toBe(false);
+    expect(await ledger.counts(campaign)).toEqual({ ...zeroCounts(), uncertain: 1 });
+  });
+
+  it('is resent when the campaign allows it, counting the call', async () => {
+    await ledger.markInflight(campaign, chunk, 0, lock, go);
+    const resend = { resendUncertain: true, nowSec: NOW + 9 };
+    expect(await ledger.markInflight(campaign, chunk, 0, lock, resend)).toEqual({ kind: 'go', resend: true });
+    expect((await ledger.read(campaign, chunk, 1))[0]).toEqual({ state: 'inflight', calls: 2, at: NOW + 9 });
+    expect(await ledger.counts(campaign)).toEqual(zeroCounts());
+    expect(await ledger.record(campaign, chunk, 0, 'delivered', NOW + 10)).toBe(true);
+    expect((await ledger.read(campaign, chunk, 1))[0]).toEqual({
+      state: 'delivered',
+      calls: 2,
+      at: NOW + 10,
+    });
+  });
+
+  it('release puts a surely-unsent in-flight slot back to pending, keeping its call count', async () => {
+    await ledger.markInflight(campaign, chunk, 4, lock, go);
+    expect(await ledger.release(campaign, chunk, 4)).toBe(true);
+    expect((await ledger.read(campaign, chunk, 5))[4]).toEqual({ state: 'pending', calls: 1, at: 0 });
+    expect(await ledger.release(campaign, chunk, 4)).toBe(false);
+    // Back to pending, the next visit is a plain go, not a resend or a park.
+    expect(await ledger.markInflight(campaign, chunk, 4, lock, go)).toEqual({ kind: 'go', resend: false });
+    expect((await ledger.read(campaign, chunk, 5))[4]!.calls).toBe(2);
+  });
+
+  it('release leaves a final slot alone', async () => {
+    await ledger.record(campaign, chunk, 0, 'delivered', NOW);
+    expect(await ledger.release(campaign, chunk, 0)).toBe(false);
+    expect((await ledger.read(campaign, chunk, 1))[0]!.state).toBe('delivered');
+  });
+
+  it('the call counter saturates at 255 instead of wrapping', async () => {
+    const resend = { resendUncertain: true, nowSec: NOW };
+    for (let i = 0; i < 260; i++) await ledger.markInflight(campaign, chunk, 0, noLock, resend);
+    expect((await ledger.read(campaign, chunk, 1))[0]).toMatchObject({ state: 'inflight', calls: 255 });
+  });
+});
+
+describe('ledger: the job lock', () => {
+  it('another token in the lock key means the lock is lost, and nothing is written', async () => {
+    await redis.set(lock.key, 'someone-else');
+    expect(await ledger.markInflight(campaign, chunk, 0, lock, go)).toEqual({ kind: 'lock-lost' });
+    expect(await redis.exists(keys.ledger(campaign, chunk))).toBe(0);
+  });
+
+  it('an expired (missing) lock is lost too', async () => {
+    await redis.del(lock.key);
+    expect(await ledger.markInflight(campaign, chunk, 0, lock, go)).toEqual({ kind: 'lock-lost' });
+  });
+
+  it('an empty token skips the check (callers without a BullMQ lock)', async () => {
+    await redis.del(lock.key);
+    expect(await ledger.markInflight(campaign, chunk, 0, noLock, go)).toEqual({ kind: 'go', resend: false });
+  });
+});
+
+describe('ledger: finaliseMany and reopen', () => {
+  it('finalises only the slots in the given states, counting each once', async () => {
+    await ledger.record(campaign, chunk, 0, 'delivered', NOW);
+    await ledger.markInflight(campaign, chunk, 1, lock, go);
+    // slots 2..4 pending (never written)
+    const changed = await ledger.finaliseMany(campaign, chunk, 5, 'cancelled', ['pending'], NOW + 1);
+    expect(changed).toBe(3);
+    expect((await ledger.read(campaign, chunk, 5)).map((s) => s.state)).toEqual([
+      'delivered',
+      'inflight',
+      'cancelled',
+      'cancelled',
+      'cancelled',
+    ]);
+    expect(await ledger.finaliseMany(campaign, chunk, 5, 'cancelled', ['pending'], NOW + 2)).toBe(0);
+    expect(await ledger.finaliseMany(campaign, chunk, 5, 'failed', ['pending', 'inflight'], NOW + 3)).toBe(1);
+    expect(await ledger.counts(campaign)).toEqual({ ...zeroCounts(), delivered: 1, cancelled: 3, failed: 1 });
+    expect((await ledger.read(campaign, chunk, 5))[1]).toEqual({ state: 'failed', calls: 1, at: NOW + 3 });
+  });
+
+  it('reopen puts slots of one outcome back to pending and takes them off the count', async () => {
+    await ledger.finaliseMany(campaign, chunk, 4, 'failed', ['pending'], NOW);
+    expect(await ledger.counts(campaign)).toEqual({ ...zeroCounts(), failed: 4 });
+    expect(await ledger.reopen(campaign, chunk, [1, 3], 'failed')).toBe(2);
+    expect((await ledger.read(campaign, chunk, 4)).map((s) => s.state)).toEqual([
+      'failed',
+      'pending',
+      'failed',
+      'pending',
+    ]);
+    expect(await ledger.counts(campaign)).toEqual({ ...zeroCounts(), failed: 2 });
+    // Reopening again, or with another outcome, changes nothing.
+    expect(await ledger.reopen(campaign, chunk, [1, 3], 'failed')).toBe(0);
+    expect(await ledger.reopen(campaign, chunk, [0, 2], 'delivered')).toBe(0);
+    expect(await ledger.reopen(campaign, chunk, [], 'failed')).toBe(0);
+    expect(await ledger.counts(campaign)).toEqual({ ...zeroCounts(), failed: 2 });
+    // A reopened slot goes ahead as new, and its new outcome is counted.
+    expect(await ledger.markInflight(campaign, chunk, 1, lock, go)).toEqual({ kind: 'go', resend: false });
+    expect(await ledger.record(campaign, chunk, 1, 'delivered', NOW)).toBe(true);
+    expect(await ledger.counts(campaign)).toEqual({ ...zeroCounts(), failed: 2, delivered: 1 });
+  });
+
+  it('counts are per campaign', async () => {
+    await ledger.record(campaign, chunk, 0, 'delivered', NOW);
+    await ledger.record(`${campaign}-other`, chunk, 0, 'delivered', NOW);
+    await ledger.record(`${campaign}-other`, chunk, 1, 'delivered', NOW);
+    expect((await ledger.counts(campaign)).delivered).toBe(1);
+    expect((await ledger.counts(`${campaign}-other`)).delivered).toBe(2);
+  });
+});
+
+describe('decodeLedger', () => {
+  it('reads a missing ledger, or slots beyond its end, as pending', () => {
+    expect(decodeLedger(null, 2)).toEqual([
+      { state: 'pending', calls: 0, at: 0 },
+      { state: 'pending', calls: 0, at: 0 },
+    ]);
+    const buf = Buffer.alloc(RECORD_BYTES + 3);
+    buf[0] = 2;
+    buf[1] = 3;
+    buf.writeUInt32BE(NOW, 4);
+    expect(decodeLedger(buf, 2)).toEqual([
+      { state: 'delivered', calls: 3, at: NOW },
+      { state: 'pending', calls: 0, at: 0 },
+    ]);
+  });
+
+  it('an unknown state byte reads as pending (never as a final outcome)', () => {
+    const buf = Buffer.alloc(RECORD_BYTES);
+    buf[0] = 99;
+    expect(decodeLedger(buf, 1)[0]!.state).toBe('pending');
+  });
+});
