@@ -1,0 +1,263 @@
+import type { TLSSocket } from 'node:tls';
+import { buildConnector, Pool } from 'undici';
+import { type ContractName, resolveContract } from './contract.js';
+import type { Observation, OutcomeTable, TransportFailure } from './outcome-table.js';
+import { type InboxResponse, InboxResponseError, parseInboxResponse, parseRetryAfter } from './response.js';
+import { createEnvelopeTemplate } from './soap.js';
+import {
+  type CampaignSender,
+  DeliveryError,
+  type DeliveryRequest,
+  type DeliveryResult,
+  type InboxClient,
+  type MessageSpec,
+} from './types.js';
+
+/** Client certificate and trust for mutual TLS (PEM text or buffers). */
+export interface InboxTlsOptions {
+  cert: string | Buffer;
+  key: string | Buffer;
+  /** The CA(s) the inbox's server certificate must chain to. */
+  ca?: string | Buffer | Array<string | Buffer>;
+  /** Passphrase of an encrypted key; from a file or the environment, never argv. */
+  passphrase?: string;
+}
+
+export interface InboxClientOptions {
+  /** The AddMessage endpoint, e.g. `https://inbox.example/inbox`. */
+  url: string;
+  /** Which contract mapping to speak. Default `mvk-inbox-2`. */
+  contract?: ContractName;
+  /** The receiving system's HSA-id (RIV-TA LogicalAddress header). */
+  logicalAddress: string;
+  /** This system's HSA-id, sent as AddMessage/sourceSystem. Default: not sent. */
+  sourceSystem?: string;
+  /** Required for https. */
+  tls?: InboxTlsOptions;
+  /** Per-call limit, in ms, on connecting, waiting for the answer's headers and between body chunks. Default 10000. */
+  timeoutMs?: number;
+  /** Most keep-alive connections to the inbox. Default 16. */
+  connections?: number;
+  /** The classification table (see config/outcomes.json and loadOutcomeTable). */
+  outcomeTable: OutcomeTable;
+}
+
+export interface InboxClientDeps {
+  /** Clock in ms since the epoch (latency, Retry-After dates). Default Date.now. */
+  now?: () => number;
+}
+
+const TIMEOUT_CODES = new Set([
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ETIMEDOUT',
+  'ESOCKETTIMEDOUT',
+]);
+const CERT_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_REVOKED',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'HOSTNAME_MISMATCH',
+]);
+
+function errorCode(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { code?: unknown; cause?: unknown; errors?: unknown[] };
+  if (typeof e.code === 'string' && e.code !== 'UND_ERR_SOCKET') return e.code;
+  const inner = errorCode(e.cause) ?? (Array.isArray(e.errors) ? errorCode(e.errors[0]) : undefined);
+  return inner ?? (typeof e.code === 'string' ? e.code : undefined);
+}
+
+function transportOf(code: string | undefined): TransportFailure {
+  if (code === undefined) return 'connection';
+  if (TIMEOUT_CODES.has(code)) return 'timeout';
+  if (CERT_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) return 'tls';
+  return 'connection';
+}
+
+/** Node's message when the peer drops the connection mid-handshake (a refused certificate under TLS 1.2). */
+function handshakeClosed(err: unknown): boolean {
+  return err instanceof Error && /before secure TLS connection was established/.test(err.message);
+}
+
+// Anything shaped like a personnummer (12 or 10 digits, optional separator).
+const PNR_LIKE = /(?<![0-9])([0-9]{6}(?:[0-9]{2})?)[-+]?[0-9pPtTfF][0-9]{3}(?![0-9])/g;
+
+/** Masks every personnummer-like run (and the recipient's own number) in text from the platform. */
+export function scrubPersonalData(text: string, subjectOfCareId?: string): string {
+  let out = text;
+  if (subjectOfCareId && subjectOfCareId.length >= 10) {
+    out = out.split(subjectOfCareId).join(`${subjectOfCareId.slice(0, 8)}-****`);
+  }
+  out = out.replace(PNR_LIKE, (_m, date: string) => `${date}-****`);
+  return out.length > 300 ? `${out.slice(0, 300)}…` : out;
+}
+
+function describe(status: number, parsed: InboxResponse | undefined, parseError: string | undefined): string {
+  const http = status >= 200 && status < 300 ? '' : `HTTP ${status}: `;
+  if (!parsed) return `${http}unreadable response (${parseError ?? 'unknown'})`;
+  if (parsed.kind === 'fault') return `${http}fault ${parsed.faultCode}: ${parsed.message}`;
+  return `${http}${parsed.resultCode}${parsed.resultText ? `: ${parsed.resultText}` : ''}`;
+}
+
+/**
+ * The inbox client: one keep-alive undici Pool per client, one envelope
+ * template per campaign, one HTTP POST per send (retries are the job
+ * handler's). Never puts a personnummer in an error or a detail.
+ */
+export function createInboxClient(options: InboxClientOptions, deps: InboxClientDeps = {}): InboxClient {
+  const now = deps.now ?? Date.now;
+  const contract = resolveContract(options.contract ?? 'mvk-inbox-2');
+  const table = options.outcomeTable;
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const url = new URL(options.url);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new TypeError(`inbox url must be http(s), not ${url.protocol}`);
+  }
+  const https = url.protocol === 'https:';
+  if (https && !options.tls) throw new TypeError('an https inbox url needs tls options (client certificate)');
+  // A TLS alert (certificate refused) can reach the socket after the
+  // handshake; undici then reports only "other side closed". Remember alerts
+  // by local port so such a failure is classified as tls.
+  const tlsAlerts = new Map<number, string>();
+  let connect: buildConnector.connector | buildConnector.BuildOptions = { timeout: timeoutMs };
+  if (https) {
+    const tls = options.tls!;
+    const connector = buildConnector({
+      cert: tls.cert,
+      key: tls.key,
+      ...(tls.ca ? { ca: tls.ca } : {}),
+      ...(tls.passphrase ? { passphrase: tls.passphrase } : {}),
+      minVersion: 'TLSv1.2',
+      rejectUnauthorized: true,
+      timeout: timeoutMs,
+    });
+    connect = (opts, callback) =>
+      connector(opts, (err, socket) => {
+        if (socket) {
+          const port = socket.localPort;
+          if (port !== undefined) {
+            tlsAlerts.delete(port);
+            (socket as TLSSocket).on('error', (e: NodeJS.ErrnoException) => {
+              if (e.code && transportOf(e.code) === 'tls') tlsAlerts.set(port, e.code);
+            });
+            socket.once('close', () => setTimeout(() => tlsAlerts.delete(port), 5000).unref());
+          }
+        }
+        callback(err, socket as never);
+      });
+  }
+  const pool = new Pool(url.origin, {
+    connections: options.connections ?? 16,
+    pipelining: 1,
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+    connect,
+  });
+  const path = `${url.pathname}${url.search}`;
+  const headers = {
+    'content-type': 'text/xml; charset=utf-8',
+    soapaction: `"${contract.soapAction}"`,
+  };
+
+  function settle(
+    observation: Observation,
+    detail: string,
+    httpStatus: number,
+    latencyMs: number,
+    retryAfterMs: number | undefined,
+    cause?: unknown,
+  ): DeliveryResult {
+    const c = table.classify(observation);
+    if (c.outcome === 'delivered' || c.outcome === 'unreachable' || c.outcome === 'rejected') {
+      return { outcome: c.outcome, detail, httpStatus, latencyMs };
+    }
+    throw new DeliveryError(c.outcome, c.code, `AddMessage ${c.outcome} (${c.code}): ${detail}`, {
+      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+      ...(httpStatus ? { httpStatus } : {}),
+      ...(cause !== undefined ? { cause } : {}),
+    });
+  }
+
+  function failed(err: unknown, started: number, signal: AbortSignal | undefined): DeliveryResult {
+    if (signal?.aborted) {
+      throw new DeliveryError('transient', 'ABORTED', 'AddMessage call aborted by the caller', {
+        cause: err,
+      });
+    }
+    const localPort = (err as { socket?: { localPort?: number } }).socket?.localPort;
+    const alert = localPort === undefined ? undefined : tlsAlerts.get(localPort);
+    const code = alert ?? errorCode(err);
+    const transport = handshakeClosed(err) ? 'tls' : transportOf(code);
+    const reason = err instanceof Error ? err.message : String(err);
+    return settle(
+      { transport, transportCode: code ?? 'CONNECTION_ERROR' },
+      `${transport} failure ${code ?? ''}: ${scrubPersonalData(reason)}`.replace(/ +:/, ':'),
+      0,
+      now() - started,
+      undefined,
+      err,
+    );
+  }
+
+  async function send(envelope: string, req: DeliveryRequest, signal?: AbortSignal): Promise<DeliveryResult> {
+    const started = now();
+    let status: number;
+    let retryAfterHeader: string | string[] | undefined;
+    let body: string;
+    try {
+      const res = await pool.request({ path, method: 'POST', headers, body: envelope, signal });
+      status = res.statusCode;
+      retryAfterHeader = res.headers['retry-after'];
+      body = await res.body.text();
+    } catch (err) {
+      return failed(err, started, signal);
+    }
+    const finished = now();
+    const retryAfterMs = parseRetryAfter(retryAfterHeader, finished);
+    const observation: Observation = { httpStatus: status, retryAfter: retryAfterMs !== undefined };
+    let parsed: InboxResponse | undefined;
+    let parseError: string | undefined;
+    try {
+      parsed = parseInboxResponse(body);
+    } catch (err) {
+      if (!(err instanceof InboxResponseError)) throw err;
+      observation.unparseable = true;
+      parseError = err.message;
+    }
+    if (parsed?.kind === 'response') {
+      observation.resultCode = parsed.resultCode;
+      if (parsed.resultText !== undefined) observation.resultText = parsed.resultText;
+      if (parsed.errorCode !== undefined) observation.errorCode = parsed.errorCode;
+    } else if (parsed?.kind === 'fault') {
+      observation.faultText = parsed.message;
+      if (parsed.errorCode !== undefined) observation.errorCode = parsed.errorCode;
+    }
+    const detail = scrubPersonalData(describe(status, parsed, parseError), req.subjectOfCareId);
+    return settle(observation, detail, status, finished - started, retryAfterMs);
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    forCampaign(spec: MessageSpec): CampaignSender {
+      const template = createEnvelopeTemplate(spec, {
+        contract,
+        logicalAddress: options.logicalAddress,
+        ...(options.sourceSystem !== undefined ? { sourceSystem: options.sourceSystem } : {}),
+      });
+      return { send: (req, signal) => send(template(req), req, signal) };
+    },
+    close() {
+      closing ??= pool.close().then(() => undefined);
+      return closing;
+    },
+  };
+}

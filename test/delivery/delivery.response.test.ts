@@ -1,0 +1,133 @@
+import { describe, expect, it } from 'vitest';
+import { InboxResponseError, parseInboxResponse, parseRetryAfter } from '../../src/delivery/response.js';
+
+const envelope = (body: string, prefix = 'soap') =>
+  `<?xml version="1.0"?><${prefix}:Envelope xmlns:${prefix}="http://schemas.xmlsoap.org/soap/envelope/"><${prefix}:Body>${body}</${prefix}:Body></${prefix}:Envelope>`;
+const responder = 'urn:mvk:crm:casemanagement:inbox:AddMessageResponder:2';
+
+describe('parseInboxResponse', () => {
+  it('reads OK with the stored case id, whatever the prefixes', () => {
+    const xml = envelope(
+      `<x:AddMessageResponse xmlns:x="${responder}" xmlns:y="urn:mvk:crm:casemanagement:inbox:2"><x:message><y:id>case-9</y:id></x:message><x:resultCode>OK</x:resultCode></x:AddMessageResponse>`,
+      'SOAP-ENV',
+    );
+    expect(parseInboxResponse(xml)).toEqual({ kind: 'response', resultCode: 'OK', caseId: 'case-9' });
+  });
+
+  it('reads ERROR with the error code leading resultText', () => {
+    const xml = envelope(
+      `<AddMessageResponse xmlns="${responder}"><resultCode>ERROR</resultCode><resultText>NotActiveUser: the resident is not an active 1177 user</resultText></AddMessageResponse>`,
+    );
+    expect(parseInboxResponse(xml)).toEqual({
+      kind: 'response',
+      resultCode: 'ERROR',
+      resultText: 'NotActiveUser: the resident is not an active 1177 user',
+      errorCode: 'NotActiveUser',
+    });
+  });
+
+  it('prefers an errorCode element and leaves errorCode out when none is given', () => {
+    const withElement = envelope(
+      `<r:AddMessageResponse xmlns:r="${responder}"><r:resultCode>ERROR</r:resultCode><r:resultText>no: x</r:resultText><r:errorCode>IllegalArgument</r:errorCode></r:AddMessageResponse>`,
+    );
+    expect(parseInboxResponse(withElement)).toMatchObject({ errorCode: 'IllegalArgument' });
+    const plain = envelope(
+      `<r:AddMessageResponse xmlns:r="${responder}"><r:resultCode>ERROR</r:resultCode><r:resultText>something went wrong</r:resultText></r:AddMessageResponse>`,
+    );
+    expect(parseInboxResponse(plain)).toEqual({
+      kind: 'response',
+      resultCode: 'ERROR',
+      resultText: 'something went wrong',
+    });
+  });
+
+  it('reads INFO and entities in resultText', () => {
+    const xml = envelope(
+      `<r:AddMessageResponse xmlns:r="${responder}"><r:resultCode>INFO</r:resultCode><r:resultText>stored &amp; queued &lt;1&gt;</r:resultText></r:AddMessageResponse>`,
+    );
+    expect(parseInboxResponse(xml)).toEqual({
+      kind: 'response',
+      resultCode: 'INFO',
+      resultText: 'stored & queued <1>',
+    });
+  });
+
+  it('reads a SOAP 1.1 fault with FaultInfo', () => {
+    const xml = envelope(
+      '<soap:Fault><faultcode>soap:Server</faultcode><faultstring>Unavailable: down for maintenance</faultstring>' +
+        '<detail><ns3:FaultInfo xmlns:ns3="urn:x"><ns3:message>Unavailable: back at 06:00</ns3:message></ns3:FaultInfo></detail></soap:Fault>',
+    );
+    expect(parseInboxResponse(xml)).toEqual({
+      kind: 'fault',
+      faultCode: 'soap:Server',
+      message: 'Unavailable: down for maintenance | Unavailable: back at 06:00',
+      errorCode: 'Unavailable',
+    });
+  });
+
+  it('reads a fault without detail', () => {
+    const xml = envelope(
+      '<soap:Fault><faultcode>soap:Client</faultcode><faultstring>bad</faultstring></soap:Fault>',
+    );
+    expect(parseInboxResponse(xml)).toEqual({ kind: 'fault', faultCode: 'soap:Client', message: 'bad' });
+  });
+
+  it.each([
+    ['an empty body', ''],
+    ['plain text', 'Service Unavailable'],
+    ['an HTML error page', '<html><body><h1>502 Bad Gateway</h1></body></html>'],
+    ['broken XML', '<soap:Envelope><soap:Body></soap:Envelope>'],
+    ['an envelope with an empty body', envelope('')],
+    ['a response without resultCode', envelope(`<r:AddMessageResponse xmlns:r="${responder}"/>`)],
+    [
+      'an unknown resultCode',
+      envelope(
+        `<r:AddMessageResponse xmlns:r="${responder}"><r:resultCode>MAYBE</r:resultCode></r:AddMessageResponse>`,
+      ),
+    ],
+  ])('rejects %s with a clear InboxResponseError', (_name, body) => {
+    expect(() => parseInboxResponse(body)).toThrow(InboxResponseError);
+    try {
+      parseInboxResponse(body);
+    } catch (err) {
+      expect((err as InboxResponseError).code).toBe('BAD_RESPONSE');
+      expect((err as Error).message.length).toBeGreaterThan(10);
+    }
+  });
+});
+
+describe('parseInboxResponse on damaged bodies', () => {
+  const ok = envelope(
+    `<r:AddMessageResponse xmlns:r="${responder}"><r:resultCode>OK</r:resultCode></r:AddMessageResponse>`,
+  );
+  it('accepts trailing whitespace but not a truncated envelope', () => {
+    expect(parseInboxResponse(`${ok}\r\n  `)).toMatchObject({ resultCode: 'OK' });
+    expect(() => parseInboxResponse(ok.slice(0, ok.lastIndexOf('</')))).toThrow(/not well-formed XML/);
+  });
+  it('says precisely what is malformed', () => {
+    expect(() => parseInboxResponse('<soap:Envelope><soap:Body></soap:Envelope>')).toThrow(
+      /not well-formed XML \(InvalidTag at line 1/,
+    );
+    expect(() => parseInboxResponse('Service Unavailable')).toThrow(/not well-formed XML/);
+    expect(() => parseInboxResponse('<html><body>502</body></html>')).toThrow(
+      /not a SOAP envelope|Envelope end tag/,
+    );
+  });
+});
+
+describe('parseRetryAfter', () => {
+  const now = Date.parse('2025-03-01T10:00:00Z');
+  it('reads seconds and HTTP dates as ms', () => {
+    expect(parseRetryAfter('7', now)).toBe(7000);
+    expect(parseRetryAfter('0', now)).toBe(0);
+    expect(parseRetryAfter('Sat, 01 Mar 2025 10:00:30 GMT', now)).toBe(30_000);
+    expect(parseRetryAfter(['2', '9'], now)).toBe(2000);
+  });
+  it('never goes negative and ignores what it cannot read', () => {
+    expect(parseRetryAfter('Sat, 01 Mar 2025 09:00:00 GMT', now)).toBe(0);
+    expect(parseRetryAfter(undefined, now)).toBeUndefined();
+    expect(parseRetryAfter('soon', now)).toBeUndefined();
+    expect(parseRetryAfter('-5', now)).toBeUndefined();
+    expect(parseRetryAfter('1.5', now)).toBeUndefined();
+  });
+});

@@ -1,0 +1,204 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Agent, request } from 'undici';
+import type { LiveOptions, SimulatorOptions } from '../../src/simulator/options.js';
+import { createSimulator, type Simulator } from '../../src/simulator/simulator.js';
+import type { SimulatorStats } from '../../src/simulator/store.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface StartedSimulator {
+  url: string;
+  simulator: Simulator;
+  stats(): SimulatorStats;
+  reset(): void;
+  setOptions(partial: Partial<LiveOptions>): void;
+  stop(): Promise<void>;
+}
+
+/** An in-process simulator on 127.0.0.1, port 0. Stop it in afterEach/afterAll. */
+export async function startSimulator(options: SimulatorOptions = {}): Promise<StartedSimulator> {
+  const simulator = createSimulator(options);
+  const { url } = await simulator.start();
+  return {
+    url,
+    simulator,
+    stats: () => simulator.stats(),
+    reset: () => simulator.reset(),
+    setOptions: (partial) => simulator.setOptions(partial),
+    stop: () => simulator.stop(),
+  };
+}
+
+export interface SpawnedSimulator {
+  url: string;
+  child: ChildProcess;
+  /** GET /__stats. */
+  stats(): Promise<SimulatorStats>;
+  /** POST /__reset. */
+  reset(): Promise<void>;
+  /** POST /__options. */
+  setOptions(partial: Record<string, unknown>): Promise<void>;
+  /** Signals the process (default SIGTERM) and resolves with its exit code. */
+  kill(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Resolves with the exit code when the process ends. */
+  exited: Promise<number | null>;
+}
+
+export interface SpawnOptions {
+  /** TLS material for the helper's own /__ calls to an https simulator. */
+  tls?: { cert: string; key: string; ca: string };
+  /** Give up waiting for the URL line after this long. Default 15000 ms. */
+  startTimeoutMs?: number;
+}
+
+/** The simulator script as a child process (`node --import tsx scripts/simulator.ts ARGS`). */
+export async function spawnSimulator(
+  args: string[] = [],
+  options: SpawnOptions = {},
+): Promise<SpawnedSimulator> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'scripts', 'simulator.ts'), ...args], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const lines = createInterface({ input: child.stdout! });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`simulator printed no URL in time; stderr: ${stderr}`));
+    }, options.startTimeoutMs ?? 15_000);
+    lines.once('line', (line) => {
+      clearTimeout(timer);
+      const m = /^INBOX_URL=(\S+)$/.exec(line);
+      if (m) resolve(m[1]!);
+      else reject(new Error(`unexpected first line from the simulator: ${line}`));
+    });
+    exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`simulator exited (${code}) before printing its URL: ${stderr.trim()}`));
+    });
+  });
+  const base = new URL(url);
+  const dispatcher = options.tls
+    ? new Agent({ connect: { cert: options.tls.cert, key: options.tls.key, ca: options.tls.ca } })
+    : undefined;
+  const call = async (method: 'GET' | 'POST', path: string, body?: string) => {
+    const res = await request(new URL(path, base), {
+      method,
+      ...(body !== undefined ? { body, headers: { 'content-type': 'application/json' } } : {}),
+      ...(dispatcher ? { dispatcher } : {}),
+    });
+    const text = await res.body.text();
+    if (res.statusCode !== 200) throw new Error(`${method} ${path}: HTTP ${res.statusCode} ${text}`);
+    return JSON.parse(text) as unknown;
+  };
+  return {
+    url,
+    child,
+    exited,
+    stats: async () => (await call('GET', '/__stats')) as SimulatorStats,
+    reset: async () => {
+      await call('POST', '/__reset');
+    },
+    setOptions: async (partial) => {
+      await call('POST', '/__options', JSON.stringify(partial));
+    },
+    kill: async (signal = 'SIGTERM') => {
+      if (dispatcher && !dispatcher.closed && !dispatcher.destroyed) await dispatcher.close();
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+export interface TestPki {
+  dir: string;
+  ca: string;
+  serverCert: string;
+  serverKey: string;
+  clientCert: string;
+  clientKey: string;
+  /** A client certificate from a CA the server does not trust. */
+  strangerCert: string;
+  strangerKey: string;
+  paths: Record<'ca' | 'serverCert' | 'serverKey' | 'clientCert' | 'clientKey', string>;
+  remove(): void;
+}
+
+/** A throwaway CA, a server certificate for 127.0.0.1 and client certificates, made with openssl. */
+export function makeTestPki(): TestPki {
+  const dir = mkdtempSync(join(tmpdir(), 'utskick-pki-'));
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  const key = (name: string) => openssl('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', name);
+  const ca = (name: string) => {
+    key(`${name}.key`);
+    openssl(
+      'req',
+      '-x509',
+      '-new',
+      '-key',
+      `${name}.key`,
+      '-out',
+      `${name}.crt`,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${name}`,
+    );
+  };
+  const issue = (name: string, issuer: string, ext: string) => {
+    key(`${name}.key`);
+    openssl('req', '-new', '-key', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
+    writeFileSync(join(dir, `${name}.ext`), ext);
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      `${issuer}.crt`,
+      '-CAkey',
+      `${issuer}.key`,
+      '-CAcreateserial',
+      '-out',
+      `${name}.crt`,
+      '-days',
+      '2',
+      '-extfile',
+      `${name}.ext`,
+    );
+  };
+  ca('test-ca');
+  ca('stranger-ca');
+  issue('server', 'test-ca', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+  issue('client', 'test-ca', 'extendedKeyUsage=clientAuth\n');
+  issue('stranger', 'stranger-ca', 'extendedKeyUsage=clientAuth\n');
+  const read = (f: string) => readFileSync(join(dir, f), 'utf8');
+  return {
+    dir,
+    ca: read('test-ca.crt'),
+    serverCert: read('server.crt'),
+    serverKey: read('server.key'),
+    clientCert: read('client.crt'),
+    clientKey: read('client.key'),
+    strangerCert: read('stranger.crt'),
+    strangerKey: read('stranger.key'),
+    paths: {
+      ca: join(dir, 'test-ca.crt'),
+      serverCert: join(dir, 'server.crt'),
+      serverKey: join(dir, 'server.key'),
+      clientCert: join(dir, 'client.crt'),
+      clientKey: join(dir, 'client.key'),
+    },
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
