@@ -1,0 +1,173 @@
+/**
+ *   npm run campaign -- status [ID] [--json]
+ *   npm run campaign -- pause ID [--reason "..."]     (no new call within a second, across workers)
+ *   npm run campaign -- resume ID
+ *   npm run campaign -- cancel ID [--reason "..."]    (recipients not yet sent get `cancelled`)
+ *   npm run campaign -- test-send ID|campaign.json --to <file>   (the team's own test recipients only)
+ *   npm run campaign -- purge ID [--force]             (after the report: remove all personal data)
+ *   npm run campaign -- acl ID --password-file FILE    (a Redis user for this campaign's case handler only)
+ */
+import { writeFile } from 'node:fs/promises';
+import { loadApprovedCampaign } from '../src/campaign/load.js';
+import { loadDeliveryConfig } from '../src/config/delivery.js';
+import { loadKeyring } from '../src/config/env.js';
+import { TestSendError, testSend } from '../src/dispatch/test-send.js';
+import { caseHandlerAcl } from '../src/queue/acl.js';
+import { CampaignStoreError, createCampaignStore } from '../src/queue/campaign-store.js';
+import { cancelCampaign, pauseCampaign, resumeCampaign } from '../src/queue/control.js';
+import { purgeCampaign } from '../src/queue/purge.js';
+import { type CampaignStatus, campaignStatus } from '../src/queue/status.js';
+import { readInputs } from '../src/recipients/inputs.js';
+import { todayOf } from '../src/recipients/personnummer.js';
+import { parseRecipientFile } from '../src/recipients/read-file.js';
+import { exitCodes, parseCliArgs, runCli, UsageError } from './lib/cli.js';
+import { openContext } from './lib/context.js';
+
+const usage =
+  'usage: npm run campaign -- status [ID] [--json] | pause ID [--reason R] | resume ID | cancel ID [--reason R] | test-send ID|campaign.json --to FILE | purge ID [--force] | acl ID --password-file FILE';
+
+function formatStatus(s: CampaignStatus): string {
+  const o = s.outcomes;
+  const pct = (s.progress * 100).toFixed(1);
+  const lines = [
+    `${s.campaignId}  ${s.state}${s.stateReason && s.state !== 'active' && s.state !== 'done' ? ` (${s.stateReason}${s.stateBy ? `, by ${s.stateBy}` : ''})` : ''}  ${pct}% done`,
+    `  recipients: ${s.recipients.valid} valid, ${s.recipients.invalid} invalid, ${s.recipients.duplicates} duplicates`,
+    `  outcomes:   delivered ${o.delivered}, unreachable ${o.unreachable}, rejected ${o.rejected}, failed ${o.failed}, uncertain ${o.uncertain}, cancelled ${o.cancelled}, pending ${o.pending}`,
+    `  jobs:       waiting ${s.jobs.waiting}, active ${s.jobs.active}, delayed ${s.jobs.delayed}, failed ${s.jobs.failed}, dead-lettered ${s.jobs.deadLettered}`,
+  ];
+  if (s.currentRatePerSec !== undefined) {
+    lines.push(
+      `  rate:       ${s.currentRatePerSec.toFixed(1)}/s${s.etaSec !== undefined ? `, about ${Math.ceil(s.etaSec / 60)} min left` : ''}`,
+    );
+  }
+  return lines.join('\n');
+}
+
+await runCli('campaign', async () => {
+  const { values, positionals } = parseCliArgs({
+    allowPositionals: true,
+    options: {
+      json: { type: 'boolean', default: false },
+      reason: { type: 'string' },
+      by: { type: 'string' },
+      to: { type: 'string' },
+      force: { type: 'boolean', default: false },
+      'password-file': { type: 'string' },
+    },
+  });
+  const [command, id] = positionals;
+  if (!command) throw new UsageError(usage);
+  if (command !== 'status' && !id) throw new UsageError(`${command} needs a campaign id\n${usage}`);
+  const by = values.by ?? process.env.USER ?? 'operator';
+  const ctx = await openContext(process.env);
+  const deps = { ...ctx, jobPolicy: ctx.config.jobPolicy };
+  const out = (human: string, json: unknown) =>
+    process.stdout.write(values.json ? `${JSON.stringify(json)}\n` : `${human}\n`);
+  try {
+    switch (command) {
+      case 'status': {
+        const ids = id
+          ? [id]
+          : (await import('../src/queue/campaign-store.js')).createCampaignStore(ctx.redis, ctx.keys).list();
+        const list = await Promise.all((await ids).map((c) => campaignStatus(deps, c)));
+        if (id) out(formatStatus(list[0]!), list[0]);
+        else out(list.length === 0 ? 'no campaigns' : list.map(formatStatus).join('\n\n'), list);
+        return exitCodes.ok;
+      }
+      case 'pause': {
+        const prev = await pauseCampaign(deps, id!, values.reason ?? 'paused by an operator', by);
+        out(`campaign ${id} paused (was ${prev}); calls in flight finish, no new call starts`, {
+          campaignId: id,
+          state: 'paused',
+          previous: prev,
+        });
+        return exitCodes.ok;
+      }
+      case 'resume': {
+        const r = await resumeCampaign(deps, id!, by);
+        out(`campaign ${id} resumed (${r.promoted} held jobs released)`, {
+          campaignId: id,
+          state: 'active',
+          ...r,
+        });
+        return exitCodes.ok;
+      }
+      case 'cancel': {
+        const r = await cancelCampaign(deps, id!, values.reason ?? 'cancelled by an operator', by);
+        out(`campaign ${id} cancelled; ${r.cancelled} recipients not yet sent are marked cancelled`, {
+          campaignId: id,
+          state: 'cancelled',
+          ...r,
+        });
+        return exitCodes.ok;
+      }
+      case 'purge': {
+        const r = await purgeCampaign(deps, id!, { force: values.force, by });
+        out(
+          `campaign ${id} purged: ${r.keysDeleted} keys, ${r.jobsRemoved} jobs and ${r.deadLettersRemoved} dead letters removed; counts kept`,
+          r,
+        );
+        return exitCodes.ok;
+      }
+      case 'test-send': {
+        if (!values.to) throw new UsageError(`test-send needs --to <file of test recipients>\n${usage}`);
+        const campaign = id!.endsWith('.json')
+          ? await loadApprovedCampaign(id!)
+          : (await createCampaignStore(ctx.redis, ctx.keys).require(id!)).definition;
+        const inbox = loadDeliveryConfig(process.env);
+        const keyring = loadKeyring(process.env);
+        const [file] = await readInputs([values.to], { password: async () => undefined });
+        const parsed = parseRecipientFile(file!, {
+          today: todayOf(new Date()),
+          allowCoordinationNumbers: campaign.allowCoordinationNumbers,
+        });
+        if (parsed.problems.length > 0) {
+          const p = parsed.problems[0]!;
+          throw new UsageError(`${p.file}:${p.line}: ${p.code} ${p.value}`);
+        }
+        const r = await testSend(
+          { redis: ctx.redis, keys: ctx.keys, keyring, inbox },
+          campaign,
+          parsed.numbers,
+        );
+        out(
+          [
+            `test send of ${campaign.id} to ${r.results.length} test recipients:`,
+            ...r.results.map((x) => `  ${x.recipient}  ${x.outcome}  ${x.detail}`),
+            'the envelope as sent (personnummer masked):',
+            r.envelope,
+          ].join('\n'),
+          r,
+        );
+        return r.results.every((x) => x.outcome === 'delivered') ? exitCodes.ok : exitCodes.failed;
+      }
+      case 'acl': {
+        const file = values['password-file'];
+        if (!file)
+          throw new UsageError(
+            `acl needs --password-file FILE (the new user's password is written there, 0600)\n${usage}`,
+          );
+        const acl = caseHandlerAcl(ctx.keys, id!);
+        await writeFile(file, `${acl.password}\n`, { mode: 0o600, flag: 'wx' });
+        out(
+          [
+            `Redis user ${acl.user}: password written to ${file} (0600). Apply as an admin:`,
+            `ACL SETUSER ${acl.user} ${acl.rule.join(' ')}`,
+          ].join('\n'),
+          { user: acl.user, passwordFile: file, rule: acl.rule },
+        );
+        return exitCodes.ok;
+      }
+      default:
+        throw new UsageError(`unknown command ${command}\n${usage}`);
+    }
+  } catch (err) {
+    if (err instanceof CampaignStoreError || err instanceof TestSendError) {
+      process.stderr.write(`campaign: ${err.message}\n`);
+      return exitCodes.failed;
+    }
+    throw err;
+  } finally {
+    await ctx.close();
+  }
+});

@@ -1,0 +1,213 @@
+import { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { WorkerConfig } from '../config/worker.js';
+import { createInboxClient } from '../delivery/inbox-client.js';
+import { createMetrics, type Metrics } from '../metrics/registry.js';
+import { createMetricsServer, type MetricsServer } from '../metrics/server.js';
+import { createCampaignStore } from '../queue/campaign-store.js';
+import { createDeadLetterQueue, createDeliverQueue, type DeliverJobData } from '../queue/deliver-queue.js';
+import { createKeys, queueNames } from '../queue/keys.js';
+import { createLedger, finalOutcomes } from '../queue/ledger.js';
+import { purgeExpired } from '../queue/purge.js';
+import { createRateLimiter } from '../queue/rate-limiter.js';
+import { createRedis } from '../queue/redis.js';
+import { isUnitActive } from '../queue/units.js';
+import { createFailureWatch } from './auto-pause.js';
+import { createCampaignCache } from './campaign-cache.js';
+import { createDeliverHandler, type JobSummary } from './deliver-handler.js';
+
+/**
+ * One delivery worker process's parts, wired once: Redis connections, the
+ * BullMQ worker, the inbox client, the limiter, metrics and their HTTP server.
+ * A class because it has a start/stop lifecycle.
+ */
+export class DeliveryWorker {
+  readonly metrics: Metrics;
+  private readonly shutdown = new AbortController();
+  private readonly data: Redis;
+  private readonly blocking: Redis;
+  private worker: Worker<DeliverJobData, JobSummary> | undefined;
+  private server: MetricsServer | undefined;
+  private readonly closers: (() => Promise<unknown>)[] = [];
+  private stopping: Promise<void> | undefined;
+  private retentionTimer: NodeJS.Timeout | undefined;
+  private readonly sweepRetention: () => Promise<void>;
+  metricsPort = 0;
+
+  constructor(
+    private readonly config: WorkerConfig,
+    private readonly logger: Logger,
+    /** A clock for sending windows and ledger times (tests inject one). Default Date.now. */
+    clock: { now?: () => number } = {},
+  ) {
+    const { client } = config;
+    this.data = createRedis(client.redisUrl, 'worker', {
+      ...client.redisOptions,
+      enableAutoPipelining: true,
+    });
+    this.blocking = createRedis(client.redisUrl, 'worker', client.redisOptions);
+    for (const r of [this.data, this.blocking]) {
+      r.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+    }
+    const keys = createKeys(client.prefix);
+    const store = createCampaignStore(this.data, keys);
+    const ledger = createLedger(this.data, keys);
+    const deliverQueue = createDeliverQueue(this.data, keys);
+    const deadLetters = createDeadLetterQueue(this.data, keys);
+    this.closers.push(
+      () => deliverQueue.close(),
+      () => deadLetters.close(),
+    );
+    this.metrics = createMetrics({
+      async jobCounts() {
+        const states = ['waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized'] as const;
+        const [d, dl] = await Promise.all([
+          deliverQueue.getJobCounts(...states),
+          deadLetters.getJobCounts(...states),
+        ]);
+        return { [queueNames.deliver]: d, [queueNames.deadLetter]: dl };
+      },
+      async campaignProgress() {
+        const ids = await store.list();
+        return Promise.all(
+          ids.map(async (id) => {
+            const [c, counts, state] = await Promise.all([store.get(id), ledger.counts(id), store.state(id)]);
+            const done = finalOutcomes.reduce((n, o) => n + counts[o], 0);
+            return {
+              campaign: id,
+              total: c?.recipients.valid ?? 0,
+              done,
+              pausedBySystem: state?.state === 'paused' && state.by === 'system',
+            };
+          }),
+        );
+      },
+    });
+    const inbox = createInboxClient(config.inbox);
+    this.closers.push(() => inbox.close());
+    const handler = createDeliverHandler(
+      {
+        redis: this.data,
+        keys,
+        keyring: config.keyring,
+        ledger,
+        store,
+        campaigns: createCampaignCache(store, (hsaId) => isUnitActive(this.data, keys, hsaId), {
+          maxAgeMs: config.campaignStateMaxAgeMs,
+        }),
+        inbox,
+        limiter: createRateLimiter(this.data, {
+          key: keys.rate,
+          onRedisError: (err) => logger.warn({ err: err.message }, 'rate limiter waiting for Redis'),
+        }),
+        failureWatch: createFailureWatch(config.autoPause),
+        deadLetters,
+        metrics: this.metrics,
+        logger,
+        shutdown: this.shutdown.signal,
+        ...(clock.now ? { now: clock.now } : {}),
+      },
+      config.dispatch,
+    );
+    this.worker = new Worker<DeliverJobData, JobSummary>(queueNames.deliver, handler, {
+      connection: this.blocking,
+      prefix: keys.prefix,
+      concurrency: config.concurrency,
+      lockDuration: config.lockDurationMs,
+      stalledInterval: config.stalledIntervalMs,
+      // The handler is idempotent (the ledger skips settled recipients), so a job
+      // that stalls because its worker died may be picked up again many times.
+      maxStalledCount: 20,
+      autorun: false,
+    });
+    this.sweepRetention = async () => {
+      if (config.retentionDays <= 0) return;
+      // One worker an hour does the sweep.
+      const got = await this.data.set(`${keys.prefix}:retention-lock`, String(process.pid), 'EX', 3600, 'NX');
+      if (got !== 'OK') return;
+      const purged = await purgeExpired(
+        { redis: this.data, keys, deliver: deliverQueue, deadLetters, jobPolicy: config.client.jobPolicy },
+        config.retentionDays,
+      );
+      for (const p of purged)
+        logger.info({ campaign: p.campaignId, keys: p.keysDeleted }, 'retention: campaign purged');
+    };
+    this.worker.on('error', (err) => logger.error({ err: err.message }, 'worker error'));
+    this.worker.on('failed', (job, err) => {
+      if (job)
+        logger.warn({ job: job.id, attempt: job.attemptsMade, err: err.message }, 'job attempt failed');
+    });
+  }
+
+  async start(): Promise<void> {
+    this.server = createMetricsServer(
+      {
+        port: this.config.metrics.port,
+        host: this.config.metrics.host,
+        registry: this.metrics.registry,
+        ready: async () => {
+          const reasons: string[] = [];
+          if (this.shutdown.signal.aborted) reasons.push('shutting down');
+          if (!this.worker?.isRunning()) reasons.push('worker not running');
+          try {
+            await this.data.ping();
+          } catch {
+            reasons.push('redis unreachable');
+          }
+          return { ok: reasons.length === 0, reasons };
+        },
+      },
+      { logger: this.logger },
+    );
+    this.metricsPort = (await this.server.start()).port;
+    void this.worker?.run();
+    const sweep = () =>
+      this.sweepRetention().catch((err) =>
+        this.logger.warn({ err: (err as Error).message }, 'retention sweep failed'),
+      );
+    void sweep();
+    this.retentionTimer = setInterval(sweep, 3_600_000);
+    this.retentionTimer.unref();
+    await this.worker?.waitUntilReady();
+    this.logger.info(
+      {
+        metricsPort: this.metricsPort,
+        concurrency: this.config.concurrency,
+        ratePerSecond: this.config.dispatch.ratePerSecond,
+      },
+      'worker started',
+    );
+  }
+
+  /**
+   * Graceful stop: no new job or call starts; calls in flight finish and their
+   * outcomes are recorded; unfinished jobs go back to the queue. After the grace
+   * period the worker closes without waiting (the jobs' locks then expire and
+   * another worker takes them).
+   */
+  stop(graceMs = this.config.shutdownGraceMs): Promise<void> {
+    this.stopping ??= (async () => {
+      this.logger.info({ graceMs }, 'shutting down');
+      this.shutdown.abort(new Error('worker shutting down'));
+      clearInterval(this.retentionTimer);
+      const worker = this.worker;
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), graceMs);
+      });
+      const closed = await Promise.race([worker?.close().then(() => 'closed' as const), grace]);
+      clearTimeout(timer);
+      if (closed === 'timeout') {
+        this.logger.warn('grace period over; closing without waiting for active jobs');
+        await worker?.close(true);
+      }
+      for (const close of this.closers) await close().catch(() => {});
+      await this.server?.stop();
+      await this.data.quit().catch(() => {});
+      await this.blocking.quit().catch(() => {});
+      this.logger.info('stopped');
+    })();
+    return this.stopping;
+  }
+}
