@@ -1,0 +1,217 @@
+import type { Redis } from 'ioredis';
+import { createCampaignStore } from '../queue/campaign-store.js';
+import { iterateChunks } from '../queue/chunks.js';
+import type { Keyring } from '../queue/keyring.js';
+import type { Keys } from '../queue/keys.js';
+import { decodeLedger, type FinalOutcome, finalOutcomes, isFinal } from '../queue/ledger.js';
+import type { OutcomeCounts, RecipientRow, ReportData, TimelinePoint } from './model.js';
+import type { PrometheusSeries } from './prometheus.js';
+
+export class ReportError extends Error {
+  readonly code = 'REPORT';
+}
+
+export interface CollectDeps {
+  redis: Redis;
+  keys: Keys;
+  /** Dead-lettered recipients of the campaign (from the dead-letter queue). */
+  deadLetters: (campaignId: string) => Promise<number>;
+  /** Send-rate and latency series from Prometheus, when PROMETHEUS_URL is set. */
+  prometheus?: PrometheusSeries;
+  now?: () => number;
+}
+
+/** Reads every chunk's ledger, batched; yields chunk id with its decoded slots. */
+async function* ledgers(redis: Redis, keys: Keys, id: string, chunks: Map<string, number>, batch = 500) {
+  const ids = [...chunks.keys()].sort();
+  for (let i = 0; i < ids.length; i += batch) {
+    const part = ids.slice(i, i + batch);
+    const pipeline = redis.pipeline();
+    for (const chunkId of part) pipeline.getBuffer(keys.ledger(id, chunkId));
+    const replies = (await pipeline.exec()) ?? [];
+    for (let j = 0; j < part.length; j++) {
+      const [err, buf] = replies[j] ?? [];
+      if (err) throw err;
+      yield {
+        chunkId: part[j]!,
+        slots: decodeLedger((buf as Buffer | null) ?? null, chunks.get(part[j]!) ?? 0),
+      };
+    }
+  }
+}
+
+function niceBucket(durationSec: number): number {
+  const target = durationSec / 60;
+  for (const b of [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400])
+    if (b >= target) return b;
+  return 86400;
+}
+
+const zero = (): Record<FinalOutcome, number> =>
+  Object.fromEntries(finalOutcomes.map((o) => [o, 0])) as Record<FinalOutcome, number>;
+
+/**
+ * Builds the follow-up report's figures. Counts come from the ledger's slot
+ * records (one per valid recipient), so they add up to the valid recipients
+ * by construction; Prometheus only adds the rate curve and latency percentiles.
+ */
+export async function collectReport(deps: CollectDeps, campaignId: string): Promise<ReportData> {
+  const { redis, keys } = deps;
+  const store = createCampaignStore(redis, keys);
+  const stored = await store.get(campaignId);
+  if (!stored)
+    throw new ReportError(`no campaign with id ${campaignId} in Redis (check the id, or it was purged)`);
+  const [files, problems, chunks] = await Promise.all([
+    store.files(campaignId),
+    store.problems(campaignId),
+    store.chunks(campaignId),
+  ]);
+
+  const counts = zero();
+  let pending = 0;
+  let retries = 0;
+  let first = Number.POSITIVE_INFINITY;
+  let last = 0;
+  const perSecond = new Map<number, Record<FinalOutcome, number>>();
+  for await (const { slots } of ledgers(redis, keys, campaignId, chunks)) {
+    for (const s of slots) {
+      if (s.calls > 1) retries += s.calls - 1;
+      if (!isFinal(s.state)) {
+        pending++;
+        continue;
+      }
+      counts[s.state]++;
+      if (s.at > 0 && s.state !== 'cancelled') {
+        first = Math.min(first, s.at);
+        last = Math.max(last, s.at);
+        let sec = perSecond.get(s.at);
+        if (!sec) {
+          sec = zero();
+          perSecond.set(s.at, sec);
+        }
+        sec[s.state]++;
+      }
+    }
+  }
+  const outcomes: OutcomeCounts = { ...counts, pending };
+  const sent = finalOutcomes.reduce((n, o) => n + (o === 'cancelled' ? 0 : counts[o]), 0);
+  const started = Number.isFinite(first);
+  const durationSec = started ? last - first + 1 : undefined;
+  let peak = 0;
+  for (const sec of perSecond.values())
+    peak = Math.max(
+      peak,
+      finalOutcomes.reduce((n, o) => n + sec[o], 0),
+    );
+
+  const bucketSec = niceBucket(durationSec ?? 60);
+  const buckets = new Map<number, TimelinePoint>();
+  for (const [t, sec] of perSecond) {
+    const start = t - (t % bucketSec);
+    let p = buckets.get(start);
+    if (!p) {
+      p = { t: start, counts: zero() };
+      buckets.set(start, p);
+    }
+    for (const o of finalOutcomes) p.counts[o] += sec[o];
+  }
+  let timeline: ReportData['timeline'] = {
+    bucketSec,
+    points: [...buckets.values()].sort((a, b) => a.t - b.t),
+    source: 'ledger',
+  };
+  let latency: ReportData['latency'];
+  if (deps.prometheus && started) {
+    const fromProm = await deps.prometheus.fetch(campaignId, first, last + 1, bucketSec);
+    if (fromProm.points.length > 0) timeline = { bucketSec, points: fromProm.points, source: 'prometheus' };
+    latency = fromProm.latency;
+  }
+
+  const deadLetters = await deps.deadLetters(campaignId);
+  const complete = pending === 0;
+  const state = stored.state === 'active' && complete ? 'done' : stored.state;
+  const open: string[] = [];
+  if (pending > 0)
+    open.push(`${pending} mottagare har ännu inget slutligt utfall (utskicket pågår eller är pausat).`);
+  if (deadLetters > 0)
+    open.push(`${deadLetters} mottagare ligger i kön för misslyckade (dead letters) och kan skickas om.`);
+  if (counts.uncertain > 0)
+    open.push(`${counts.uncertain} mottagare är osäkra och behöver kontrolleras manuellt.`);
+  const d = stored.definition;
+  const approval = d.approval!;
+  return {
+    generatedAt: new Date(deps.now?.() ?? Date.now()).toISOString(),
+    campaignId,
+    campaign: {
+      title: d.title,
+      targetGroup: d.targetGroup,
+      orderer: d.orderer,
+      sender: d.sender,
+      unit: d.unit,
+      caseHandler: d.caseHandler,
+      subject: d.message.subject,
+      regionWide: d.regionWide,
+      approval: {
+        approvedBy: approval.approvedBy,
+        approvedAt: approval.approvedAt,
+        contentSha256: approval.contentSha256,
+        ...(approval.platformApprovalRef ? { platformApprovalRef: approval.platformApprovalRef } : {}),
+      },
+      unreachable: d.unreachable,
+    },
+    state,
+    ...(stored.stateReason && state !== 'active' && state !== 'done'
+      ? { stateReason: stored.stateReason }
+      : {}),
+    complete,
+    files: files.map((f) => ({
+      name: f.name,
+      sha256: f.sha256,
+      valid: f.valid,
+      invalid: f.invalid,
+      duplicates: f.duplicates,
+      jobs: f.chunks.length,
+      enqueuedAt: f.enqueuedAt,
+    })),
+    recipients: stored.recipients,
+    outcomes,
+    timing: started
+      ? {
+          startedAt: new Date(first * 1000).toISOString(),
+          ...(complete ? { finishedAt: new Date(last * 1000).toISOString() } : {}),
+          durationSec,
+          averageRatePerSec: durationSec ? sent / durationSec : 0,
+          peakRatePerSec: peak,
+        }
+      : {},
+    retries,
+    deadLetters,
+    timeline,
+    ...(latency ? { latency } : {}),
+    problems,
+    open,
+  };
+}
+
+/** Every recipient with its outcome, streamed chunk by chunk (decrypted in memory only). */
+export async function* recipientRows(
+  redis: Redis,
+  keys: Keys,
+  keyring: Keyring,
+  campaignId: string,
+): AsyncGenerator<RecipientRow> {
+  const chunks = await createCampaignStore(redis, keys).chunks(campaignId);
+  const ids = [...chunks.keys()].sort();
+  for await (const { chunkId, numbers } of iterateChunks(redis, keys, keyring, campaignId, ids)) {
+    const slots = decodeLedger(await redis.getBuffer(keys.ledger(campaignId, chunkId)), numbers.length);
+    for (let i = 0; i < numbers.length; i++) {
+      const s = slots[i]!;
+      yield {
+        pnr: numbers[i]!,
+        outcome: s.state,
+        ...(s.at > 0 ? { at: new Date(s.at * 1000).toISOString() } : {}),
+        messageId: `${campaignId}.${chunkId}.${i}`,
+      };
+    }
+  }
+}
