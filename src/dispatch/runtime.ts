@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -42,6 +43,8 @@ export class DeliveryWorker {
     clock: { now?: () => number } = {},
   ) {
     const { client } = config;
+    // Every call in flight listens for shutdown on this one signal.
+    setMaxListeners(0, this.shutdown.signal);
     this.data = createRedis(client.redisUrl, 'worker', {
       ...client.redisOptions,
       enableAutoPipelining: true,
