@@ -15,7 +15,7 @@ afterEach(async () => {
 /** How long after a pause the calls already under way (and the 250 ms state cache) may still land. */
 const graceMs = 1000;
 
-describe('pause, resume and cancel through the campaign CLI, two workers', () => {
+describe('pause, resume and cancel through the campaign CLI, two worker processes', () => {
   it('a pause stops sending within a second on every worker and resume completes; cancel closes the rest', async () => {
     h = await openHarness('pause', { latencyMs: 20 }, { RATE_PER_SECOND: '20' });
     const resumed = makeCampaign();
@@ -23,8 +23,7 @@ describe('pause, resume and cancel through the campaign CLI, two workers', () =>
     const a = syntheticList(150, 200_000);
     const b = syntheticList(200, 201_000);
     await Promise.all([
-      h.startWorker(),
-      h.startWorker(),
+      h.spawnWorkers(2),
       enqueueNumbers(h.prefix, resumed, [a.slice(0, 75), a.slice(75)]),
       enqueueNumbers(h.prefix, cancelled, [b.slice(0, 100), b.slice(100)]),
     ]);
