@@ -32,6 +32,15 @@ const onSignal = (signal: NodeJS.Signals) => {
     process.exit(1);
   }
   logger.info({ signal }, 'signal received');
+  // A stop that cannot finish (Redis unreachable) must not outlive the grace period by much;
+  // exiting then is as safe as SIGKILL: locks expire and another worker takes the jobs.
+  setTimeout(() => {
+    logger.error(
+      { graceMs: config.shutdownGraceMs },
+      'shutdown did not finish within the grace period; exiting',
+    );
+    process.exit(1);
+  }, config.shutdownGraceMs + 2000).unref();
   worker.stop().then(
     () => process.exit(0),
     (err) => {

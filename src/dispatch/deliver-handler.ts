@@ -71,7 +71,16 @@ type Stop =
   | { kind: 'gone' };
 
 /** Codes after which a call may have reached the platform. */
-const ambiguousCodes = new Set(['TIMEOUT', 'ECONNRESET', 'UND_ERR_SOCKET', 'EPIPE', 'UND_ERR_CLOSED']);
+const ambiguousCodes = new Set([
+  'TIMEOUT',
+  'ECONNRESET',
+  'UND_ERR_SOCKET',
+  'EPIPE',
+  'UND_ERR_CLOSED',
+  // A gateway in front of the inbox may have forwarded the call before it failed.
+  'HTTP_502',
+  'HTTP_504',
+]);
 
 const defaultSleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {

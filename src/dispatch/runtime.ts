@@ -58,6 +58,9 @@ export class DeliveryWorker {
     const ledger = createLedger(this.data, keys);
     const deliverQueue = createDeliverQueue(this.data, keys);
     const deadLetters = createDeadLetterQueue(this.data, keys);
+    for (const q of [deliverQueue, deadLetters]) {
+      q.on('error', (err) => logger.warn({ err: err.message }, 'queue connection error'));
+    }
     this.closers.push(
       () => deliverQueue.close(),
       () => deadLetters.close(),
