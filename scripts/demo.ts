@@ -13,7 +13,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Redis } from 'ioredis';
 import { contentSha256 } from '../src/campaign/approval.js';
 import { createKeys } from '../src/queue/keys.js';
 import { createLedger, finalOutcomes } from '../src/queue/ledger.js';
@@ -22,28 +21,10 @@ import { activateUnit } from '../src/queue/units.js';
 import { syntheticPnr } from '../src/recipients/synthetic.js';
 import { exitCodes, parseCliArgs, runCli } from './lib/cli.js';
 import { packEncrypted } from './lib/make-archive.js';
-import { type PrivateRedis, startPrivateRedis } from './lib/private-redis.js';
+import { type PrivateRedis, redisAnswers, startPrivateRedis } from './lib/private-redis.js';
 import { runEntry, spawnEntry, stopProcess, waitForLine } from './lib/processes.js';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
-
-async function redisAnswers(url: string): Promise<boolean> {
-  const r = new Redis(url, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-    connectTimeout: 1000,
-  });
-  r.on('error', () => {});
-  try {
-    await r.connect();
-    return (await r.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    r.disconnect();
-  }
-}
 
 await runCli('demo', async () => {
   const { values } = parseCliArgs({

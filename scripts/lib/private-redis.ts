@@ -89,15 +89,14 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function pingOnce(port: number): Promise<boolean> {
-  const r = new Redis({
-    host: '127.0.0.1',
-    port,
+/** Whether a Redis at `url` answers PING now (one quick try, no retries). */
+export async function redisAnswers(url: string, connectTimeoutMs = 1000): Promise<boolean> {
+  const r = new Redis(url, {
     lazyConnect: true,
     maxRetriesPerRequest: 0,
     enableOfflineQueue: false,
     retryStrategy: () => null,
-    connectTimeout: 500,
+    connectTimeout: connectTimeoutMs,
   });
   r.on('error', () => {});
   try {
@@ -109,6 +108,8 @@ async function pingOnce(port: number): Promise<boolean> {
     r.disconnect();
   }
 }
+
+const pingOnce = (port: number) => redisAnswers(`redis://127.0.0.1:${port}`, 500);
 
 export class PrivateRedis {
   readonly port: number;

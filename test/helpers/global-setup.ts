@@ -1,41 +1,11 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
-import { Redis } from 'ioredis';
 import type { TestProject } from 'vitest/node';
+import { freePort, redisAnswers } from '../../scripts/lib/private-redis.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     redisUrl: string;
   }
-}
-
-async function answers(url: string): Promise<boolean> {
-  const r = new Redis(url, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-    connectTimeout: 1000,
-  });
-  r.on('error', () => {});
-  try {
-    await r.connect();
-    return (await r.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    r.disconnect();
-  }
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 let child: ChildProcess | undefined;
@@ -47,7 +17,7 @@ let child: ChildProcess | undefined;
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-  if (await answers(url)) {
+  if (await redisAnswers(url)) {
     project.provide('redisUrl', url);
     return async () => {};
   }
@@ -65,11 +35,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
     },
   );
   const privateUrl = `redis://127.0.0.1:${port}`;
-  for (let i = 0; i < 50 && !(await answers(privateUrl)); i++) await new Promise((r) => setTimeout(r, 100));
-  if (!(await answers(privateUrl)))
+  for (let i = 0; i < 50 && !(await redisAnswers(privateUrl)); i++)
+    await new Promise((r) => setTimeout(r, 100));
+  if (!(await redisAnswers(privateUrl)))
     throw new Error(`started redis-server on port ${port} but it does not answer`);
   project.provide('redisUrl', privateUrl);
   return async () => {
     child?.kill('SIGTERM');
   };
 }
+
+export { freePort };
