@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Campaign } from '../campaign/schema.js';
+import { NumberSet } from '../recipients/number-set.js';
 import { numberKey, type Plan, planChunks } from '../recipients/plan.js';
 import type { ParsedFile, Problem } from '../recipients/read-file.js';
 import { createCampaignStore, type StoredFile } from './campaign-store.js';
@@ -97,7 +98,11 @@ export async function enqueueCampaign(
     }
 
     const storedFiles = await store.files(id);
-    const known = { numbers: new Set<number>(), files: new Map(storedFiles.map((f) => [f.sha256, f.name])) };
+    const expected = input.parsed.reduce((n, f) => n + f.numbers.length, 0);
+    const known = {
+      numbers: new NumberSet(expected),
+      files: new Map(storedFiles.map((f) => [f.sha256, f.name])),
+    };
     const storedChunks = [...(await store.chunks(id)).keys()];
     for await (const chunk of iterateChunks(redis, keys, keyring, id, storedChunks)) {
       for (const n of chunk.numbers) known.numbers.add(numberKey(n));

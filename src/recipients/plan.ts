@@ -55,7 +55,10 @@ export function chunkIdOf(
 export function planChunks(
   campaignId: string,
   parsed: readonly ParsedFile[],
-  known: { numbers: Set<number>; files: Map<string, string> },
+  known: {
+    numbers: { has(value: number): boolean; add(value: number): unknown };
+    files: Map<string, string>;
+  },
 ): Plan {
   const seen = known.numbers;
   const filesBySha = new Map(known.files);
