@@ -1,0 +1,130 @@
+/**
+ * The moving parts of the delivery cases as real child processes, as the demo
+ * wires them: the 1177 simulator (scripts/simulator.ts) and delivery workers
+ * (workers/deliver.ts), with their CPU time read from /proc.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'undici';
+import type { SimulatorStats } from '../../src/simulator/store.js';
+import { type BenchContext, baseEnv } from './bench-context.js';
+import { benchLogicalAddress } from './bench-fixtures.js';
+import { processCpuMs } from './bench-measure.js';
+import { root, spawnEntry, stopProcess, waitForLine } from './processes.js';
+
+export interface SimulatorProcess {
+  url: string;
+  child: ChildProcess;
+  stats(): Promise<SimulatorStats>;
+  reset(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The simulator answering at once, everything accepted. */
+export async function startSimulator(ctx: BenchContext, name: string): Promise<SimulatorProcess> {
+  const child = spawnEntry('scripts/simulator.ts', ['--port', '0'], baseEnv(ctx), {
+    logFile: join(ctx.workDir, `${name}-simulator.log`),
+  });
+  const url = (await waitForLine(child, /^INBOX_URL=(\S+)/))[1]!;
+  const admin = (path: string) => new URL(path, url).toString();
+  return {
+    url,
+    child,
+    async stats() {
+      const res = await request(admin('/__stats'));
+      return (await res.body.json()) as SimulatorStats;
+    },
+    async reset() {
+      const res = await request(admin('/__reset'), { method: 'POST' });
+      await res.body.text();
+    },
+    async stop() {
+      await stopProcess(child, 'SIGTERM', 5000);
+    },
+  };
+}
+
+export interface Workers {
+  children: ChildProcess[];
+  /** Summed CPU time of every worker process so far, ms. */
+  cpuMs(): number;
+  stop(): Promise<void>;
+}
+
+/**
+ * `count` worker processes with the production defaults (WORKER_CONCURRENCY 4
+ * × CALLS_PER_JOB 16 calls in flight, INBOX_CONNECTIONS 16) and the given
+ * global rate (0 = no limit); resolves once every one has logged "worker started".
+ */
+export async function startWorkers(
+  ctx: BenchContext,
+  name: string,
+  count: number,
+  inboxUrl: string,
+  ratePerSecond: number,
+  options: { cpuProfDir?: string } = {},
+): Promise<Workers> {
+  const env = {
+    ...baseEnv(ctx),
+    INBOX_URL: inboxUrl,
+    INBOX_ALLOW_INSECURE: 'true',
+    INBOX_LOGICAL_ADDRESS: benchLogicalAddress,
+    RATE_PER_SECOND: String(ratePerSecond),
+    METRICS_PORT: '0',
+    METRICS_HOST: '127.0.0.1',
+    SHUTDOWN_GRACE_MS: '3000',
+    LOG_LEVEL: 'info',
+  };
+  const children = Array.from({ length: count }, (_, i) => {
+    const logFile = join(ctx.workDir, `${name}-worker-${i + 1}.log`);
+    return options.cpuProfDir
+      ? spawnProfiled('workers/deliver.ts', env, logFile, options.cpuProfDir)
+      : spawnEntry('workers/deliver.ts', [], env, { logFile });
+  });
+  const stop = async () => {
+    await Promise.all(children.map((c) => stopProcess(c, 'SIGTERM', 8000)));
+  };
+  try {
+    await Promise.all(children.map((c) => waitForLine(c, /worker started/, 60_000)));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return {
+    children,
+    cpuMs: () => children.reduce((sum, c) => sum + (processCpuMs(c.pid) ?? 0), 0),
+    stop,
+  };
+}
+
+/**
+ * An entry point under `node --cpu-prof` (a profile for its whole life, written
+ * into `dir` when it exits), its output drained into `logFile`.
+ */
+function spawnProfiled(
+  entry: string,
+  env: Record<string, string>,
+  logFile: string,
+  dir: string,
+): ChildProcess {
+  const child = spawn(
+    process.execPath,
+    ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--import', 'tsx', join(root, entry)],
+    { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const log = createWriteStream(logFile, { flags: 'a' });
+  child.stdout.pipe(log, { end: false });
+  child.stderr.pipe(log, { end: false });
+  child.once('exit', () => log.end());
+  // Never outlive the bench.
+  process.once('exit', () => child.kill('SIGKILL'));
+  return child;
+}
+
+/** Accepted calls per full unix second from the simulator's histogram, between `fromSec` and `toSec` inclusive (zeros filled in). */
+export function secondsOf(histogram: Record<string, number>, fromSec: number, toSec: number): number[] {
+  const out: number[] = [];
+  for (let s = fromSec; s <= toSec; s++) out.push(histogram[String(s)] ?? 0);
+  return out;
+}
