@@ -81,7 +81,8 @@ await runCli('enqueue', async () => {
     throw new UsageError('--password-env takes the NAME of an environment variable, not the password');
   }
   if (passwordEnv !== undefined && process.env[passwordEnv] === undefined) {
-    throw new UsageError(`--password-env ${passwordEnv}: that environment variable is not set`);
+    // The name is not echoed: a password typed here by mistake must not reach the terminal log.
+    throw new UsageError('the environment variable named by --password-env is not set');
   }
 
   const config = loadClientConfig(process.env);

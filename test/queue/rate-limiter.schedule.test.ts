@@ -90,21 +90,22 @@ describe('rate limiter: the slot schedule in Redis time', () => {
   it('lets global-only callers use the global time before a campaign-bound slot', async () => {
     const keys = keysFor('rate-islands');
     await redis.set(keys.marker, '1', 'PX', 60_000);
-    // Campaign c at 10/s takes two slots: now and now + 100 ms (the second an island).
+    // Campaign c at 1/s takes two slots: now and now + 1 s (the second an island). The gap is
+    // wide so that a loaded machine between the two calls cannot close it.
     const c = await takeSlots(redis, {
       keys: { marker: keys.marker, global: keys.global, campaign: keys.campaign('c') },
       want: 2,
-      maxAheadUs: 500_000,
+      maxAheadUs: 2_000_000,
       globalUs: 10_000,
-      campaignUs: 100_000,
+      campaignUs: 1_000_000,
     });
     expect(c.offsetsUs).toHaveLength(2);
-    expect(c.offsetsUs[1]! - c.offsetsUs[0]!).toBeGreaterThanOrEqual(100_000);
+    expect(c.offsetsUs[1]! - c.offsetsUs[0]!).toBeGreaterThanOrEqual(1_000_000);
     // Global-only (100/s) then fills the gap instead of queueing after the island.
     const g = await takeSlots(redis, {
       keys: { marker: keys.marker, global: keys.global },
       want: 5,
-      maxAheadUs: 500_000,
+      maxAheadUs: 2_000_000,
       globalUs: 10_000,
       campaignUs: 0,
     });
