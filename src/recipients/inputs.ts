@@ -42,40 +42,56 @@ export interface ReadInputsOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-/** Reads every input into memory; archive members are named `archive.7z!member`. */
+/**
+ * Reads every input into memory, in input order; archive members are named
+ * `archive.7z!member`. Plain files are read several at a time (a delivery is
+ * thousands of small files); archives two at a time (each is a 7z process).
+ */
 export async function readInputs(
   paths: readonly string[],
   options: ReadInputsOptions,
 ): Promise<SourceFile[]> {
   const files = await expandInputs(paths);
-  const out: SourceFile[] = [];
-  let password: string | undefined;
-  let asked = false;
-  for (let i = 0; i < files.length; i++) {
+  const password = files.some(isArchivePath) ? await options.password() : undefined;
+  const results: SourceFile[][] = new Array(files.length);
+  let done = 0;
+  const readOne = async (i: number): Promise<void> => {
     const path = files[i]!;
     if (isArchivePath(path)) {
-      if (!asked) {
-        password = await options.password();
-        asked = true;
-      }
       const entries = await readArchive(path, {
         ...(password === undefined ? {} : { password }),
         ...(options.limits ? { limits: options.limits } : {}),
       });
-      for (const e of entries) {
-        if (recipientFile.test(e.name) || !/\.[a-z0-9]+$/i.test(e.name))
-          out.push({ name: `${path}!${e.name}`, data: e.data });
-      }
+      results[i] = entries
+        .filter((e) => recipientFile.test(e.name) || !/\.[a-z0-9]+$/i.test(e.name))
+        .map((e) => ({ name: `${path}!${e.name}`, data: e.data }));
     } else {
       try {
-        out.push({ name: path, data: await readFile(path) });
+        results[i] = [{ name: path, data: await readFile(path) }];
       } catch (cause) {
         throw new InputError(`${path}: cannot read (${(cause as NodeJS.ErrnoException).code ?? cause})`, {
           cause,
         });
       }
     }
-    options.onProgress?.(i + 1, files.length);
-  }
-  return out;
+    options.onProgress?.(++done, files.length);
+  };
+  const lanes = (limit: number, indexes: number[]) => {
+    let next = 0;
+    return Array.from({ length: Math.min(limit, indexes.length) }, async () => {
+      while (next < indexes.length) await readOne(indexes[next++]!);
+    });
+  };
+  const all = files.map((_, i) => i);
+  await Promise.all([
+    ...lanes(
+      16,
+      all.filter((i) => !isArchivePath(files[i]!)),
+    ),
+    ...lanes(
+      2,
+      all.filter((i) => isArchivePath(files[i]!)),
+    ),
+  ]);
+  return results.flat();
 }

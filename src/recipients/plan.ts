@@ -42,9 +42,11 @@ export function chunkIdOf(
   index: number,
   numbers: readonly string[],
 ): string {
-  const h = createHash('sha256').update(`${campaignId}\n${fileSha}\n${index}\n`);
-  for (const n of numbers) h.update(n);
-  return h.digest('hex').slice(0, 20);
+  // One update of the joined numbers: the same digest as one update per number, without 250 calls.
+  return createHash('sha256')
+    .update(`${campaignId}\n${fileSha}\n${index}\n${numbers.join('')}`)
+    .digest('hex')
+    .slice(0, 20);
 }
 
 /**
