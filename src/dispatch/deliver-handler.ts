@@ -202,7 +202,7 @@ export function createDeliverHandler(deps: DispatchDeps, options: DispatchOption
       }
     };
 
-    /** One recipient: returns false when the job must stop taking more. */
+    /** One recipient, with call retries; sets `stop` when the job must take no more. */
     const deliverOne = async (slot: number): Promise<void> => {
       const pnr = numbers[slot]!;
       const messageId = `${campaignId}.${chunkId}.${slot}`;
