@@ -169,7 +169,9 @@ export function renderJson(results: BenchResults): string {
         };
       }),
     },
-    null,
+    // Six significant digits: the figures are not more precise than that.
+    (_key, value: unknown) =>
+      typeof value === 'number' && !Number.isInteger(value) ? Number(value.toPrecision(6)) : value,
     2,
   )}\n`;
 }
