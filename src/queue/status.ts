@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { createCampaignStore, type StoredCampaign } from './campaign-store.js';
 import type { DeadLetterData, DeliverJobData } from './deliver-queue.js';
 import type { Keys } from './keys.js';
-import { createLedger, type FinalOutcome, finalOutcomes } from './ledger.js';
+import { createLedger, decodeLedger, type FinalOutcome, finalOutcomes, isFinal } from './ledger.js';
 
 export type OutcomeCounts = Record<FinalOutcome | 'pending', number>;
 
@@ -18,7 +18,7 @@ export interface CampaignStatus {
   /** Recipients with a final outcome / valid recipients, 0..1. */
   progress: number;
   jobs: { waiting: number; active: number; delayed: number; failed: number; deadLettered: number };
-  /** Messages per second over the last minute (from the ledger times), and the time left at that pace. */
+  /** Messages per second over the last minute (from the ledger's times), and the time left at that pace. */
   currentRatePerSec?: number;
   etaSec?: number;
 }
@@ -42,6 +42,30 @@ async function jobCounts(
   return { waiting, active, delayed, failed, deadLettered };
 }
 
+/** Recipients given an outcome by a call at or after `sinceSec` (cancelled ones are not sent). */
+async function settledSince(
+  redis: Redis,
+  keys: Keys,
+  id: string,
+  chunks: Map<string, number>,
+  sinceSec: number,
+) {
+  const ids = [...chunks.keys()];
+  let n = 0;
+  for (let i = 0; i < ids.length; i += 500) {
+    const pipeline = redis.pipeline();
+    for (const chunkId of ids.slice(i, i + 500)) pipeline.getBuffer(keys.ledger(id, chunkId));
+    const replies = (await pipeline.exec()) ?? [];
+    replies.forEach(([err, buf], j) => {
+      if (err) throw err;
+      for (const r of decodeLedger((buf as Buffer | null) ?? null, chunks.get(ids[i + j]!) ?? 0)) {
+        if (isFinal(r.state) && r.state !== 'cancelled' && r.at >= sinceSec) n++;
+      }
+    });
+  }
+  return n;
+}
+
 /** Outcome counts with `pending` = valid recipients without a final outcome. */
 export function withPending(valid: number, counts: Record<FinalOutcome, number>): OutcomeCounts {
   const done = finalOutcomes.reduce((n, o) => n + counts[o], 0);
@@ -59,7 +83,6 @@ export async function campaignStatus(
   const counts = await ledger.counts(id);
   const outcomes = withPending(c.recipients.valid, counts);
   const done = c.recipients.valid - outcomes.pending;
-  const recent = await deps.redis.hget(deps.keys.campaign(id), 'lastRate');
   const status: CampaignStatus = {
     campaignId: id,
     title: c.definition.title,
@@ -71,18 +94,17 @@ export async function campaignStatus(
     progress: c.recipients.valid === 0 ? 1 : done / c.recipients.valid,
     jobs: await jobCounts(id, deps.deliver, deps.deadLetters),
   };
-  // Rate from the outcome counter sampled over time by the status command itself.
-  const sample = { at: nowMs, done };
-  if (recent) {
-    const prev = JSON.parse(recent) as { at: number; done: number };
-    const dt = (sample.at - prev.at) / 1000;
-    if (dt >= 1 && dt <= 600) {
-      status.currentRatePerSec = Math.max(0, (sample.done - prev.done) / dt);
-      if (status.currentRatePerSec > 0)
-        status.etaSec = Math.round(outcomes.pending / status.currentRatePerSec);
-    }
-    if (dt < 1) return status;
+  // While it runs: messages per second over the last minute, from the ledger's own times.
+  if (outcomes.pending > 0 && c.state === 'active') {
+    const sent = await settledSince(
+      deps.redis,
+      deps.keys,
+      id,
+      await store.chunks(id),
+      Math.floor(nowMs / 1000) - 60,
+    );
+    status.currentRatePerSec = sent / 60;
+    if (sent > 0) status.etaSec = Math.round(outcomes.pending / status.currentRatePerSec);
   }
-  await deps.redis.hset(deps.keys.campaign(id), 'lastRate', JSON.stringify(sample));
   return status;
 }
