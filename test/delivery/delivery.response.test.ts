@@ -106,12 +106,40 @@ describe('parseInboxResponse on damaged bodies', () => {
   });
   it('says precisely what is malformed', () => {
     expect(() => parseInboxResponse('<soap:Envelope><soap:Body></soap:Envelope>')).toThrow(
-      /not well-formed XML \(InvalidTag at line 1/,
+      'response is not well-formed XML (line 1, column 42: unexpected close tag)',
     );
+    expect(() => parseInboxResponse(envelope('<r:X xmlns:r="u">&nbsp;</r:X>'))).toThrow(/undefined entity/);
+    expect(() => parseInboxResponse(`${ok}<second/>`)).toThrow(/only one root/);
     expect(() => parseInboxResponse('Service Unavailable')).toThrow(/not well-formed XML/);
     expect(() => parseInboxResponse('<html><body>502</body></html>')).toThrow(
       /not a SOAP envelope|Envelope end tag/,
     );
+  });
+});
+
+describe('parseInboxResponse on unusual but valid bodies', () => {
+  it('reads CDATA, character references and whitespace around the code', () => {
+    const xml = envelope(
+      `<r:AddMessageResponse xmlns:r="${responder}"><r:resultCode>\n  ok \n</r:resultCode><r:resultText><![CDATA[a <b> & c]]> &#x41;</r:resultText></r:AddMessageResponse>`,
+    );
+    expect(parseInboxResponse(xml)).toEqual({
+      kind: 'response',
+      resultCode: 'OK',
+      resultText: 'a <b> & c A',
+    });
+  });
+  it('refuses a hostile nesting depth instead of building it', () => {
+    const deep = `${'<a>'.repeat(100)}${'</a>'.repeat(100)}`;
+    expect(() => parseInboxResponse(envelope(deep))).toThrow(/nested deeper than 32/);
+  });
+  it('reads a SOAP 1.2 fault', () => {
+    const xml = `<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope"><e:Body><e:Fault><e:Code><e:Value>e:Receiver</e:Value></e:Code><e:Reason><e:Text xml:lang="en">Unavailable: later</e:Text></e:Reason></e:Fault></e:Body></e:Envelope>`;
+    expect(parseInboxResponse(xml)).toEqual({
+      kind: 'fault',
+      faultCode: 'e:Receiver',
+      message: 'Unavailable: later',
+      errorCode: 'Unavailable',
+    });
   });
 });
 
