@@ -92,7 +92,11 @@ function handshakeClosed(err: unknown): boolean {
 const PNR_LIKE = /(?<![0-9])([0-9]{6}(?:[0-9]{2})?)[-+]?[0-9pPtTfF][0-9]{3}(?![0-9])/g;
 
 /** Masks every personnummer-like run (and the recipient's own number) in text from the platform. */
+const DIGITS = /\d{6}/;
+
 export function scrubPersonalData(text: string, subjectOfCareId?: string): string {
+  // Most details ("OK", "HTTP 503: ...") hold no run of digits at all: nothing to scrub.
+  if (!DIGITS.test(text)) return text.length > 300 ? `${text.slice(0, 300)}…` : text;
   let out = text;
   if (subjectOfCareId && subjectOfCareId.length >= 10) {
     out = out.split(subjectOfCareId).join(`${subjectOfCareId.slice(0, 8)}-****`);

@@ -27,6 +27,7 @@ export class DeliveryWorker {
   readonly metrics: Metrics;
   private readonly shutdown = new AbortController();
   private readonly data: Redis;
+  private readonly queues: Redis;
   private readonly blocking: Redis;
   private worker: Worker<DeliverJobData, JobSummary> | undefined;
   private server: MetricsServer | undefined;
@@ -45,19 +46,25 @@ export class DeliveryWorker {
     const { client } = config;
     // Every call in flight listens for shutdown on this one signal.
     setMaxListeners(0, this.shutdown.signal);
+    // The per-call traffic (ledger, limiter, campaign state) goes on its own
+    // auto-pipelined connection: calls finishing in the same tick share one
+    // write. BullMQ's queues get another one, because ioredis copies every
+    // script defined on a connection into each pipeline it makes, and BullMQ
+    // defines some fifty (measured: 4 % of a worker's CPU before the split).
     this.data = createRedis(client.redisUrl, 'worker', {
       ...client.redisOptions,
       enableAutoPipelining: true,
     });
+    this.queues = createRedis(client.redisUrl, 'worker', client.redisOptions);
     this.blocking = createRedis(client.redisUrl, 'worker', client.redisOptions);
-    for (const r of [this.data, this.blocking]) {
+    for (const r of [this.data, this.queues, this.blocking]) {
       r.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
     }
     const keys = createKeys(client.prefix);
     const store = createCampaignStore(this.data, keys);
     const ledger = createLedger(this.data, keys);
-    const deliverQueue = createDeliverQueue(this.data, keys);
-    const deadLetters = createDeadLetterQueue(this.data, keys);
+    const deliverQueue = createDeliverQueue(this.queues, keys);
+    const deadLetters = createDeadLetterQueue(this.queues, keys);
     for (const q of [deliverQueue, deadLetters]) {
       q.on('error', (err) => logger.warn({ err: err.message }, 'queue connection error'));
     }
@@ -211,6 +218,7 @@ export class DeliveryWorker {
       for (const close of this.closers) await close().catch(() => {});
       await this.server?.stop();
       await this.data.quit().catch(() => {});
+      await this.queues.quit().catch(() => {});
       await this.blocking.quit().catch(() => {});
       this.logger.info('stopped');
     })();
