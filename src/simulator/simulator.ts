@@ -202,6 +202,10 @@ class InboxSimulator implements Simulator {
   }
 
   private async inbox(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // A call counts (histogram, --max-rate windows, received times) when it
+    // arrives, as at a platform's edge: the simulator's own parsing and
+    // validation time must not move calls from one second into the next.
+    const arrivedAt = this.now();
     this.store.request();
     const body = await readBody(req);
     if (body === undefined) {
@@ -218,8 +222,7 @@ class InboxSimulator implements Simulator {
         faultReply(this.contract, 'Client', 'Unauthorized', `client certificate refused (${why})`),
       );
     }
-    const now = this.now();
-    const fault = pickFault(live, now - this.startedAtMs, now, this.window, this.random);
+    const fault = pickFault(live, arrivedAt - this.startedAtMs, arrivedAt, this.window, this.random);
     if (fault?.kind === 'timeout') {
       this.store.fault('timeouts');
       await this.hold(req, res, live.timeoutMs);
@@ -241,7 +244,7 @@ class InboxSimulator implements Simulator {
       checked.subjectOfCareId,
       verdict,
       live.dedupe,
-      this.now(),
+      arrivedAt,
     );
     const c = this.contract;
     switch (entry.verdict) {
