@@ -113,6 +113,7 @@ export class DeliveryWorker {
         limiter: createRateLimiter(this.data, {
           key: keys.rate,
           onRedisError: (err) => logger.warn({ err: err.message }, 'rate limiter waiting for Redis'),
+          onSlotDropped: () => this.metrics.limiterSlotsDropped.inc(),
         }),
         failureWatch: createFailureWatch(config.autoPause),
         deadLetters,

@@ -29,6 +29,7 @@ export interface Metrics {
   retries: Counter<'campaign' | 'reason'>;
   retryAfterWaitSeconds: Counter;
   limiterWaitSeconds: Histogram;
+  limiterSlotsDropped: Counter;
   inflight: Gauge;
   deadLettered: Counter<'campaign'>;
   autoPauses: Counter<'campaign' | 'reason'>;
@@ -76,6 +77,11 @@ export function createMetrics(source?: JobCountSource, options: { defaultMetrics
       name: 'utskick_rate_limiter_wait_seconds',
       help: 'Time a call waited for the global (and campaign) rate limiter.',
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60],
+      registers,
+    }),
+    limiterSlotsDropped: new Counter({
+      name: 'utskick_rate_limiter_slots_dropped_total',
+      help: 'Rate slots given up because the call could not start on time (a stalled event loop); each costs one call of rate.',
       registers,
     }),
     inflight: new Gauge({

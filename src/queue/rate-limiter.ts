@@ -24,8 +24,11 @@ import type { Redis } from 'ioredis';
  * In the process: callers waiting for the same limits share one queue and one
  * script call at a time (up to `maxBatch` slots per call). A slot's local start
  * is mapped from the reply's arrival, so it is never early; a start more than
- * `maxLateMs` late gives its slot up (see `maxLateMs`), which bounds any window
- * at rate x (1 + maxLateMs / 1000) + 1 even when an event loop stalls.
+ * late gives its slot up (see `maxLateMs`). "Too late" is `maxLateMs`, or less
+ * at low rates: at most k whole intervals of each limit in force, with
+ * k = max(1, floor(rate x maxLateMs / 1000)). So late starts add at most k
+ * starts to any window of a limit (rate + 1 at 50/s, rate + 25 at 1000/s),
+ * even when an event loop stalls.
  * Use a connection that survives restarts (`createRedis(url, 'worker')`). The
  * keys of one request must share a Redis Cluster hash slot if one is ever used.
  */
@@ -63,7 +66,8 @@ export interface RateLimiterOptions {
   maxAheadMs?: number;
   /**
    * A start more than this many ms after its slot (a stalled event loop) gives
-   * the slot up and waits for a new one, so late starts never bunch up. Default 25.
+   * the slot up and waits for a new one, so late starts never bunch up.
+   * Lowered per limit to whole intervals (see above). Default 25.
    */
   maxLateMs?: number;
   /** Most slots one script call takes for callers waiting in this process. Default 100. */
@@ -274,6 +278,8 @@ interface Limits {
   keys: SlotKeys;
   globalUs: number;
   campaignUs: number;
+  /** How late a start may be before it gives its slot up, ms. */
+  lateMs: number;
 }
 
 interface Waiter {
@@ -297,6 +303,22 @@ function checkRate(value: number, name: string): void {
 
 /** Whole µs per start, rounded up so the rate is never exceeded. */
 const intervalUs = (perSecond: number) => (perSecond > 0 ? Math.ceil(1e6 / perSecond) : 0);
+
+/**
+ * How late a start may be, ms: `maxLateMs`, but no more than k whole intervals
+ * of each limit, k = max(1, floor(maxLateMs / interval)). A start that late
+ * lets at most k extra starts of that limit into a window: at 50/s (20 ms
+ * apart, k = 1) one, where 25 ms would let in two.
+ */
+export function lateToleranceMs(maxLateMs: number, intervalsUs: number[]): number {
+  let tolerance = maxLateMs;
+  for (const us of intervalsUs) {
+    if (us <= 0) continue;
+    const k = Math.max(1, Math.floor((maxLateMs * 1000) / us));
+    tolerance = Math.min(tolerance, (k * us) / 1000);
+  }
+  return tolerance;
+}
 
 /** Round trips that the Redis-to-local clock mapping draws on: the last ones within this many ms. */
 const CLOCK_WINDOW_MS = 2000;
@@ -378,7 +400,7 @@ export function createRateLimiter(redis: Redis, options: RateLimiterOptions): Ra
     const fire = () => {
       if (waiter.settled) return;
       const lateMs = now() - startAt;
-      if (lateMs > maxLateMs) {
+      if (lateMs > waiter.limits.lateMs) {
         enqueue(waiter, true);
         try {
           options.onSlotDropped?.(lateMs);
@@ -485,7 +507,7 @@ export function createRateLimiter(redis: Redis, options: RateLimiterOptions): Ra
     const keys: SlotKeys = { marker: options.key('epoch') };
     if (globalUs > 0) keys.global = { tat: options.key('global'), islands: options.key('global-islands') };
     if (campaignUs > 0) keys.campaign = options.key(`campaign:${campaign?.id}`);
-    return { id, keys, globalUs, campaignUs };
+    return { id, keys, globalUs, campaignUs, lateMs: lateToleranceMs(maxLateMs, [globalUs, campaignUs]) };
   }
 
   return {

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKeys } from '../../src/queue/keys.js';
 import {
   createRateLimiter,
+  lateToleranceMs,
   type RateLimiter,
   RateLimiterError,
   type RateRequest,
@@ -41,6 +42,29 @@ async function take(limiter: RateLimiter, request: RateRequest, count: number, l
 }
 
 const span = (times: number[]) => Math.max(...times) - Math.min(...times);
+
+describe('rate limiter: how late a start may be', () => {
+  it('is maxLateMs, cut to whole intervals of every limit in force', () => {
+    expect(lateToleranceMs(25, [1000])).toBe(25); // 1000/s: 25 intervals
+    expect(lateToleranceMs(25, [20_000])).toBe(20); // 50/s: one interval, not 1.25
+    expect(lateToleranceMs(25, [10_000])).toBe(20); // 100/s: two intervals
+    expect(lateToleranceMs(25, [100_000])).toBe(25); // 10/s: never below maxLateMs... nor above it
+    expect(lateToleranceMs(25, [1000, 20_000])).toBe(20); // the stricter limit wins
+    expect(lateToleranceMs(25, [0, 0])).toBe(25);
+  });
+  it('lets at most max(1, floor(rate x maxLate)) extra starts into any window', () => {
+    for (const rate of [1, 7, 40, 50, 51, 99, 100, 333, 1000, 5000]) {
+      const us = Math.ceil(1e6 / rate);
+      const tolerance = lateToleranceMs(25, [us]);
+      const extra = Math.max(1, Math.floor((25 * 1000) / us));
+      // Slots us apart whose starts may lag by `tolerance` fill a window of 1 s from [s - tolerance, s + 1000).
+      expect(Math.floor(((1000 + tolerance) * 1000) / us), `rate ${rate}`).toBeLessThanOrEqual(
+        Math.floor(1e9 / us / 1000) + extra,
+      );
+      expect(tolerance).toBeLessThanOrEqual(25);
+    }
+  });
+});
 
 describe('rate limiter: spacing across connections', () => {
   const conns: Redis[] = [];
@@ -192,7 +216,8 @@ describe('rate limiter: spacing across connections', () => {
 
     const seen = `dropped ${dropped.length}, 100-ms max ${maxInWindow(times, 100)}, starts ${times.length}`;
     expect(dropped.length, seen).toBeGreaterThanOrEqual(10);
-    expect(Math.min(...dropped), seen).toBeGreaterThan(25);
+    // At 100/s "too late" is two intervals (20 ms), not the 25 ms default.
+    expect(Math.min(...dropped), seen).toBeGreaterThan(20);
     // At 100/s a 100-ms window holds 10 (+1); bunched late starts would put ~30 in one.
     expect(maxInWindow(times, 100), seen).toBeLessThanOrEqual(10 + 1 + 3);
     expect(times.filter((t) => t > blockedUntil + 100).length, seen).toBeGreaterThanOrEqual(40);
