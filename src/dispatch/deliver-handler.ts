@@ -10,9 +10,10 @@ import type { DeadLetterData, DeliverJobData } from '../queue/deliver-queue.js';
 import type { Keyring } from '../queue/keyring.js';
 import { type Keys, queueNames } from '../queue/keys.js';
 import { type FinalOutcome, isFinal, type Ledger } from '../queue/ledger.js';
-import type { RateLimiter } from '../queue/rate-limiter.js';
+import type { RateGrant, RateLimiter, RateRequest } from '../queue/rate-limiter.js';
 import { maskPersonnummer } from '../recipients/personnummer.js';
 import type { FailureWatch } from './auto-pause.js';
+import type { CallPermits } from './call-permits.js';
 import type { CampaignCache, CampaignView } from './campaign-cache.js';
 import { nextSendTime } from './window.js';
 
@@ -43,6 +44,8 @@ export interface DispatchDeps {
   campaigns: CampaignCache;
   inbox: InboxClient;
   limiter: RateLimiter;
+  /** At most one call per inbox connection on the wire (see call-permits.ts). */
+  permits: CallPermits;
   failureWatch: FailureWatch;
   deadLetters: Queue<DeadLetterData>;
   metrics: Metrics;
@@ -81,6 +84,8 @@ const ambiguousCodes = new Set([
   'HTTP_502',
   'HTTP_504',
 ]);
+
+const noop = () => {};
 
 const defaultSleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -192,6 +197,10 @@ export function createDeliverHandler(deps: DispatchDeps, options: DispatchOption
     log.info({ recipients: numbers.length, open: open.length }, 'job started');
     const sender = senderFor(view);
     const campaignRate = view.definition.ratePerSecond;
+    const rateRequest: RateRequest = {
+      globalPerSecond: options.ratePerSecond,
+      ...(campaignRate ? { campaign: { id: campaignId, perSecond: campaignRate } } : {}),
+    };
     let lastError = '';
     const unsettled = new Set<number>();
 
@@ -210,41 +219,64 @@ export function createDeliverHandler(deps: DispatchDeps, options: DispatchOption
       try {
         await pRetry(
           async () => {
-            const waited = await deps.limiter.acquire(
-              {
-                globalPerSecond: options.ratePerSecond,
-                ...(campaignRate ? { campaign: { id: campaignId, perSecond: campaignRate } } : {}),
-              },
-              deps.shutdown,
-            );
-            metrics.limiterWaitSeconds.observe(waited.waitedMs / 1000);
-            const why = await mustStop(campaignId);
-            if (why) {
-              stop ??= why;
-              throw new AbortError('stopped');
-            }
-            const mark = await ledger.markInflight(campaignId, chunkId, slot, lock, {
-              resendUncertain: options.onUncertain === 'resend',
-              nowSec: Math.floor(now() / 1000),
-            });
-            if (mark.kind === 'lock-lost') {
-              stop ??= { kind: 'lock-lost' };
-              throw new AbortError('lock lost');
-            }
-            if (mark.kind === 'skip') return;
-            if (mark.kind === 'parked') {
-              metrics.messages.inc({ campaign: campaignId, outcome: 'uncertain' });
-              summary.outcomes.uncertain = (summary.outcomes.uncertain ?? 0) + 1;
-              log.warn(
-                { slot, recipient: maskPersonnummer(pnr) },
-                'call may have landed before a crash; parked as uncertain',
-              );
-              return;
+            // Marked in flight in this attempt; a slot missed after that goes back to pending if the job stops.
+            let marked = false;
+            let releasePermit = noop;
+            const unmark = async () => {
+              if (marked) await ledger.release(campaignId, chunkId, slot);
+            };
+            for (;;) {
+              let grant: RateGrant;
+              try {
+                grant = await deps.limiter.acquire(rateRequest, deps.shutdown);
+              } catch (err) {
+                await unmark();
+                throw err;
+              }
+              metrics.limiterWaitSeconds.observe(grant.waitedMs / 1000);
+              const why = await mustStop(campaignId);
+              if (why) {
+                stop ??= why;
+                await unmark();
+                throw new AbortError('stopped');
+              }
+              if (!marked) {
+                const mark = await ledger.markInflight(campaignId, chunkId, slot, lock, {
+                  resendUncertain: options.onUncertain === 'resend',
+                  nowSec: Math.floor(now() / 1000),
+                });
+                if (mark.kind === 'lock-lost') {
+                  stop ??= { kind: 'lock-lost' };
+                  throw new AbortError('lock lost');
+                }
+                if (mark.kind === 'skip') return;
+                if (mark.kind === 'parked') {
+                  metrics.messages.inc({ campaign: campaignId, outcome: 'uncertain' });
+                  summary.outcomes.uncertain = (summary.outcomes.uncertain ?? 0) + 1;
+                  log.warn(
+                    { slot, recipient: maskPersonnummer(pnr) },
+                    'call may have landed before a crash; parked as uncertain',
+                  );
+                  return;
+                }
+                marked = true;
+              }
+              // A free connection, then: the bookkeeping since the grant (a
+              // Redis round trip) or the wait for a connection may have
+              // outlasted the slot's tolerance. Then take a new slot rather
+              // than send late, where late calls bunch.
+              const release = await deps.permits.take();
+              if (grant.onTime()) {
+                releasePermit = release;
+                break;
+              }
+              release();
+              metrics.limiterSlotsDropped.inc();
             }
             summary.calls++;
             metrics.inflight.inc();
             try {
-              const result = await sender.send({ subjectOfCareId: pnr, messageId });
+              const result = await sender.send({ subjectOfCareId: pnr, messageId }).finally(releasePermit);
               metrics.calls.inc({ result: result.outcome });
               metrics.callDuration.observe({ result: result.outcome }, result.latencyMs / 1000);
               await settle(slot, result.outcome);

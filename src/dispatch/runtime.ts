@@ -15,6 +15,7 @@ import { createRateLimiter } from '../queue/rate-limiter.js';
 import { createRedis } from '../queue/redis.js';
 import { isUnitActive } from '../queue/units.js';
 import { createFailureWatch } from './auto-pause.js';
+import { createCallPermits } from './call-permits.js';
 import { createCampaignCache } from './campaign-cache.js';
 import { createDeliverHandler, type JobSummary } from './deliver-handler.js';
 
@@ -115,6 +116,7 @@ export class DeliveryWorker {
           onRedisError: (err) => logger.warn({ err: err.message }, 'rate limiter waiting for Redis'),
           onSlotDropped: () => this.metrics.limiterSlotsDropped.inc(),
         }),
+        permits: createCallPermits(config.inbox.connections ?? 16),
         failureWatch: createFailureWatch(config.autoPause),
         deadLetters,
         metrics: this.metrics,

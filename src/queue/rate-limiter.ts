@@ -44,7 +44,16 @@ export interface RateRequest {
 export interface RateGrant {
   /** How long the caller waited for its slot, in local milliseconds. */
   waitedMs: number;
+  /**
+   * Whether a call starting now is still within the slot's lateness
+   * tolerance. A caller with work between `acquire` and the call (a Redis
+   * round trip) asks again just before the call, and takes a new slot when
+   * this says false, so a stall in between cannot bunch calls either.
+   */
+  onTime(): boolean;
 }
+
+const alwaysOnTime = () => true;
 
 export interface RateLimiter {
   /**
@@ -409,7 +418,13 @@ export function createRateLimiter(redis: Redis, options: RateLimiterOptions): Ra
         }
         return;
       }
-      settle(waiter, () => waiter.resolve({ waitedMs: Math.max(0, now() - waiter.startedAt) }));
+      const tolerance = waiter.limits.lateMs;
+      settle(waiter, () =>
+        waiter.resolve({
+          waitedMs: Math.max(0, now() - waiter.startedAt),
+          onTime: () => now() - startAt <= tolerance,
+        }),
+      );
     };
     const waitMs = startAt - now();
     if (waitMs <= 0) fire();
@@ -520,7 +535,7 @@ export function createRateLimiter(redis: Redis, options: RateLimiterOptions): Ra
       } catch (error) {
         return Promise.reject(error);
       }
-      if (!limits) return Promise.resolve({ waitedMs: 0 });
+      if (!limits) return Promise.resolve({ waitedMs: 0, onTime: alwaysOnTime });
       const l = limits;
       return new Promise<RateGrant>((resolve, reject) => {
         const waiter: Waiter = { limits: l, startedAt, settled: false, resolve, reject, unwatch: () => {} };

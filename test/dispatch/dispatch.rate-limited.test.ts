@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { enqueueNumbers, makeCampaign } from '../helpers/campaign.js';
+import { enqueueNumbers, makeCampaign, waitFor } from '../helpers/campaign.js';
 import { syntheticList } from '../helpers/personnummer.js';
 import { type Harness, metricValue, openHarness } from '../helpers/workers.js';
 
@@ -62,5 +62,52 @@ describe('HTTP 429 with Retry-After', () => {
     );
     expect(delivered[0]! + delivered[1]!).toBe(90);
     expect(Math.min(...delivered)).toBeGreaterThan(0);
+  }, 60_000);
+});
+
+describe('a slow spell at the platform', () => {
+  it('is not followed by a burst: calls that found no free connection in time wait for a new slot', async () => {
+    // 40 calls want to be in flight, over 2 connections; at 200 ms an answer the
+    // worker can make 10 calls/s, far below its 100/s. Queued inside the HTTP
+    // client, those calls would all go out at once when the platform speeds up.
+    h = await openHarness(
+      'slow-spell',
+      { latencyMs: 200 },
+      { RATE_PER_SECOND: '100', WORKER_CONCURRENCY: '1', CALLS_PER_JOB: '40', INBOX_CONNECTIONS: '2' },
+    );
+    const campaign = makeCampaign();
+    const numbers = syntheticList(250, 83_000);
+    await enqueueNumbers(h.prefix, campaign, [numbers]);
+    const worker = await h.startWorker();
+    await waitFor(
+      async () => h!.sim.stats().accepted,
+      (n) => n >= 10,
+      { timeoutMs: 15_000, what: 'the first calls of the slow spell' },
+    );
+    await new Promise((r) => setTimeout(r, 1000));
+    h.sim.setOptions({ latencyMs: 0 });
+    const counts = await h.waitDone(campaign.id, 250);
+
+    expect(counts.delivered).toBe(250);
+    const stats = h.sim.stats();
+    expect(stats.accepted).toBe(250);
+    expect(stats.duplicates).toBe(0);
+    // Any one-second window, sliding over the arrival times (a burst that
+    // straddles two fixed seconds shows here too).
+    const arrivals = h.sim.simulator
+      .received()
+      .map((m) => m.firstAtMs)
+      .sort((a, b) => a - b);
+    let worst = 0;
+    for (let i = 0, j = 0; i < arrivals.length; i++) {
+      while (arrivals[i]! - arrivals[j]! >= 1000) j++;
+      worst = Math.max(worst, i - j + 1);
+    }
+    // At 100/s "too late" is 20 ms: at most two extra starts in a window; the
+    // bar is +5 %. Calls queued in the client would add up to 38 at once.
+    expect(worst, JSON.stringify(stats.histogram)).toBeLessThanOrEqual(105);
+    const text = await worker.metrics.registry.metrics();
+    // Slots that went stale waiting for a connection were given up, and counted.
+    expect(metricValue(text, 'utskick_rate_limiter_slots_dropped_total')).toBeGreaterThan(0);
   }, 60_000);
 });

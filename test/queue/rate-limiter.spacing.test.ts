@@ -223,6 +223,21 @@ describe('rate limiter: spacing across connections', () => {
     expect(times.filter((t) => t > blockedUntil + 100).length, seen).toBeGreaterThanOrEqual(40);
   });
 
+  it("says when a granted slot has gone stale in the caller's hands", async () => {
+    const keys = await warmKeys('rate-ontime');
+    const [limiter] = limiters(1, keys);
+    const fresh = await limiter!.acquire({ globalPerSecond: 100 });
+    expect(fresh.onTime()).toBe(true);
+    const stale = await limiter!.acquire({ globalPerSecond: 100 });
+    const until = performance.now() + 30; // two intervals at 100/s are 20 ms
+    while (performance.now() < until) {
+      // bookkeeping that took too long
+    }
+    expect(stale.onTime()).toBe(false);
+    const unlimited = await limiter!.acquire({ globalPerSecond: 0 });
+    expect(unlimited.onTime()).toBe(true);
+  });
+
   it('abort rejects waiting callers with the signal reason, at once', async () => {
     const keys = await warmKeys('rate-abort');
     const [limiter] = limiters(1, keys);
