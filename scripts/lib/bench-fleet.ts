@@ -47,6 +47,10 @@ export async function startSimulator(ctx: BenchContext, name: string): Promise<S
 
 export interface Workers {
   children: ChildProcess[];
+  /** Each worker's /metrics port. */
+  metricsPorts: number[];
+  /** The sum of one counter over every worker's /metrics (0 when absent). */
+  counter(name: string): Promise<number>;
   /** Summed CPU time of every worker process so far, ms. */
   cpuMs(): number;
   stop(): Promise<void>;
@@ -85,14 +89,30 @@ export async function startWorkers(
   const stop = async () => {
     await Promise.all(children.map((c) => stopProcess(c, 'SIGTERM', 8000)));
   };
+  let metricsPorts: number[];
   try {
-    await Promise.all(children.map((c) => waitForLine(c, /worker started/, 60_000)));
+    const started = await Promise.all(
+      children.map((c) => waitForLine(c, /"metricsPort":(\d+).*worker started/, 60_000)),
+    );
+    metricsPorts = started.map((m) => Number(m[1]));
   } catch (err) {
     await stop();
     throw err;
   }
   return {
     children,
+    metricsPorts,
+    async counter(name) {
+      let sum = 0;
+      for (const port of metricsPorts) {
+        const res = await request(`http://127.0.0.1:${port}/metrics`);
+        const text = await res.body.text();
+        for (const line of text.split('\n')) {
+          if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.split(' ').pop());
+        }
+      }
+      return sum;
+    },
     cpuMs: () => children.reduce((sum, c) => sum + (processCpuMs(c.pid) ?? 0), 0),
     stop,
   };

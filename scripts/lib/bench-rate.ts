@@ -17,6 +17,8 @@ export interface RateRun {
   steadyMean: number;
   worst: number;
   lowest: number;
+  /** Rate slots the workers gave up for starting too late (utskick_rate_limiter_slots_dropped_total). */
+  dropped?: number;
 }
 
 /** Full seconds only: the first second with an accepted call and the second in progress are partial. */
@@ -81,6 +83,7 @@ export async function rateCase(
           await sleep(options.seconds * 1000 + 1200);
           const snapshotMs = Date.now();
           r = rateRunOf((await sim.stats()).histogram, snapshotMs);
+          r.dropped = await workers.counter('utskick_rate_limiter_slots_dropped_total');
         } finally {
           await workers.stop();
         }
@@ -89,7 +92,7 @@ export async function rateCase(
         entry.runs.push(r);
         results.set(key, entry);
         ctx.log(
-          `  ${procs} workers at ${rate}/s: mean ${r.mean.toFixed(1)}/s over ${r.perSecond.length} s, worst second ${r.worst}, lowest ${r.lowest}`,
+          `  ${procs} workers at ${rate}/s: mean ${r.mean.toFixed(1)}/s over ${r.perSecond.length} s, worst second ${r.worst}, lowest ${r.lowest}, slots dropped ${r.dropped}`,
         );
       }
     }
@@ -151,6 +154,7 @@ export async function rateCase(
         procs,
         rate,
         perSecond: runs.map((r) => r.perSecond),
+        slotsDropped: runs.map((r) => r.dropped ?? 0),
       })),
     },
     notes: [
