@@ -49,8 +49,8 @@ export interface Workers {
   children: ChildProcess[];
   /** Each worker's /metrics port. */
   metricsPorts: number[];
-  /** The sum of one counter over every worker's /metrics (0 when absent). */
-  counter(name: string): Promise<number>;
+  /** The sum of one counter over every worker's /metrics (0 when absent); `labels` e.g. 'stage="call"'. */
+  counter(name: string, labels?: string): Promise<number>;
   /** Summed CPU time of every worker process so far, ms. */
   cpuMs(): number;
   stop(): Promise<void>;
@@ -102,13 +102,16 @@ export async function startWorkers(
   return {
     children,
     metricsPorts,
-    async counter(name) {
+    async counter(name, labels) {
       let sum = 0;
       for (const port of metricsPorts) {
         const res = await request(`http://127.0.0.1:${port}/metrics`);
         const text = await res.body.text();
         for (const line of text.split('\n')) {
-          if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.split(' ').pop());
+          const match = labels
+            ? line.startsWith(`${name}{`) && line.includes(labels)
+            : line.startsWith(`${name} `) || line.startsWith(`${name}{`);
+          if (match) sum += Number(line.split(' ').pop());
         }
       }
       return sum;

@@ -19,6 +19,8 @@ export interface RateRun {
   lowest: number;
   /** Rate slots the workers gave up for starting too late (utskick_rate_limiter_slots_dropped_total). */
   dropped?: number;
+  /** Of those, the ones that went stale after the grant (stage "call"). */
+  droppedAfterGrant?: number;
 }
 
 /** Full seconds only: the first second with an accepted call and the second in progress are partial. */
@@ -84,6 +86,10 @@ export async function rateCase(
           const snapshotMs = Date.now();
           r = rateRunOf((await sim.stats()).histogram, snapshotMs);
           r.dropped = await workers.counter('utskick_rate_limiter_slots_dropped_total');
+          r.droppedAfterGrant = await workers.counter(
+            'utskick_rate_limiter_slots_dropped_total',
+            'stage="call"',
+          );
         } finally {
           await workers.stop();
         }
@@ -92,7 +98,7 @@ export async function rateCase(
         entry.runs.push(r);
         results.set(key, entry);
         ctx.log(
-          `  ${procs} workers at ${rate}/s: mean ${r.mean.toFixed(1)}/s over ${r.perSecond.length} s, worst second ${r.worst}, lowest ${r.lowest}, slots dropped ${r.dropped}`,
+          `  ${procs} workers at ${rate}/s: mean ${r.mean.toFixed(1)}/s over ${r.perSecond.length} s, worst second ${r.worst}, lowest ${r.lowest}, slots dropped ${r.dropped} (${r.droppedAfterGrant} after the grant)`,
         );
       }
     }

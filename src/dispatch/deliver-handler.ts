@@ -10,7 +10,7 @@ import type { DeadLetterData, DeliverJobData } from '../queue/deliver-queue.js';
 import type { Keyring } from '../queue/keyring.js';
 import { type Keys, queueNames } from '../queue/keys.js';
 import { type FinalOutcome, isFinal, type Ledger } from '../queue/ledger.js';
-import type { RateGrant, RateLimiter, RateRequest } from '../queue/rate-limiter.js';
+import type { RateLimiter, RateRequest } from '../queue/rate-limiter.js';
 import { maskPersonnummer } from '../recipients/personnummer.js';
 import type { FailureWatch } from './auto-pause.js';
 import type { CallPermits } from './call-permits.js';
@@ -219,59 +219,59 @@ export function createDeliverHandler(deps: DispatchDeps, options: DispatchOption
       try {
         await pRetry(
           async () => {
-            // Marked in flight in this attempt; a slot missed after that goes back to pending if the job stops.
-            let marked = false;
+            const held = await mustStop(campaignId);
+            if (held) {
+              stop ??= held;
+              throw new AbortError('stopped');
+            }
+            // The lock check and the mark come before the wait for a rate
+            // slot, so that nothing but cached checks stands between the
+            // slot and the call: a Redis round trip after the slot made
+            // calls late (and given up) whenever a worker was busy.
+            const mark = await ledger.markInflight(campaignId, chunkId, slot, lock, {
+              resendUncertain: options.onUncertain === 'resend',
+              nowSec: Math.floor(now() / 1000),
+            });
+            if (mark.kind === 'lock-lost') {
+              stop ??= { kind: 'lock-lost' };
+              throw new AbortError('lock lost');
+            }
+            if (mark.kind === 'skip') return;
+            if (mark.kind === 'parked') {
+              metrics.messages.inc({ campaign: campaignId, outcome: 'uncertain' });
+              summary.outcomes.uncertain = (summary.outcomes.uncertain ?? 0) + 1;
+              log.warn(
+                { slot, recipient: maskPersonnummer(pnr) },
+                'call may have landed before a crash; parked as uncertain',
+              );
+              return;
+            }
             let releasePermit = noop;
-            const unmark = async () => {
-              if (marked) await ledger.release(campaignId, chunkId, slot);
-            };
-            for (;;) {
-              let grant: RateGrant;
-              try {
-                grant = await deps.limiter.acquire(rateRequest, deps.shutdown);
-              } catch (err) {
-                await unmark();
-                throw err;
-              }
-              metrics.limiterWaitSeconds.observe(grant.waitedMs / 1000);
-              const why = await mustStop(campaignId);
-              if (why) {
-                stop ??= why;
-                await unmark();
-                throw new AbortError('stopped');
-              }
-              if (!marked) {
-                const mark = await ledger.markInflight(campaignId, chunkId, slot, lock, {
-                  resendUncertain: options.onUncertain === 'resend',
-                  nowSec: Math.floor(now() / 1000),
-                });
-                if (mark.kind === 'lock-lost') {
-                  stop ??= { kind: 'lock-lost' };
-                  throw new AbortError('lock lost');
+            try {
+              for (;;) {
+                const grant = await deps.limiter.acquire(rateRequest, deps.shutdown);
+                metrics.limiterWaitSeconds.observe(grant.waitedMs / 1000);
+                const why = await mustStop(campaignId);
+                if (why) {
+                  stop ??= why;
+                  throw new AbortError('stopped');
                 }
-                if (mark.kind === 'skip') return;
-                if (mark.kind === 'parked') {
-                  metrics.messages.inc({ campaign: campaignId, outcome: 'uncertain' });
-                  summary.outcomes.uncertain = (summary.outcomes.uncertain ?? 0) + 1;
-                  log.warn(
-                    { slot, recipient: maskPersonnummer(pnr) },
-                    'call may have landed before a crash; parked as uncertain',
-                  );
-                  return;
+                // A free connection (undici never queues a call), then the
+                // slot once more: if waiting for the connection outlasted its
+                // tolerance, take a new slot rather than send late, where late
+                // calls bunch.
+                const release = await deps.permits.take();
+                if (grant.onTime()) {
+                  releasePermit = release;
+                  break;
                 }
-                marked = true;
+                release();
+                metrics.limiterSlotsDropped.inc({ stage: 'call' });
               }
-              // A free connection, then: the bookkeeping since the grant (a
-              // Redis round trip) or the wait for a connection may have
-              // outlasted the slot's tolerance. Then take a new slot rather
-              // than send late, where late calls bunch.
-              const release = await deps.permits.take();
-              if (grant.onTime()) {
-                releasePermit = release;
-                break;
-              }
-              release();
-              metrics.limiterSlotsDropped.inc();
+            } catch (err) {
+              // No call was made: the recipient goes back to pending.
+              await ledger.release(campaignId, chunkId, slot);
+              throw err;
             }
             summary.calls++;
             metrics.inflight.inc();

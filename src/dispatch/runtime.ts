@@ -114,7 +114,7 @@ export class DeliveryWorker {
         limiter: createRateLimiter(this.data, {
           key: keys.rate,
           onRedisError: (err) => logger.warn({ err: err.message }, 'rate limiter waiting for Redis'),
-          onSlotDropped: () => this.metrics.limiterSlotsDropped.inc(),
+          onSlotDropped: () => this.metrics.limiterSlotsDropped.inc({ stage: 'grant' }),
         }),
         permits: createCallPermits(config.inbox.connections ?? 16),
         failureWatch: createFailureWatch(config.autoPause),

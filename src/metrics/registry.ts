@@ -29,7 +29,7 @@ export interface Metrics {
   retries: Counter<'campaign' | 'reason'>;
   retryAfterWaitSeconds: Counter;
   limiterWaitSeconds: Histogram;
-  limiterSlotsDropped: Counter;
+  limiterSlotsDropped: Counter<'stage'>;
   inflight: Gauge;
   deadLettered: Counter<'campaign'>;
   autoPauses: Counter<'campaign' | 'reason'>;
@@ -81,7 +81,8 @@ export function createMetrics(source?: JobCountSource, options: { defaultMetrics
     }),
     limiterSlotsDropped: new Counter({
       name: 'utskick_rate_limiter_slots_dropped_total',
-      help: 'Rate slots given up because the call could not start on time (a stalled event loop); each costs one call of rate.',
+      help: 'Rate slots given up because the call could not start on time; stage "grant": the slot came due while the event loop was busy, "call": the bookkeeping or the wait for a connection after the grant made it stale. Each costs one call of rate.',
+      labelNames: ['stage'],
       registers,
     }),
     inflight: new Gauge({
