@@ -33,6 +33,8 @@ export const workerEnvSchema = z.object({
   AUTO_PAUSE_THRESHOLD: share.default(0.5),
   /** Days after its last activity that a finished campaign's personal data is purged; 0 = never. Default 30. */
   RETENTION_DAYS: z.coerce.number().min(0).max(3650).default(30),
+  /** Calls a fresh worker makes to a loopback server in its own process before its first job, to warm its code (src/dispatch/warm-up.ts); 0 = none. Default 400. */
+  WARM_UP_CALLS: intFromEnv(0, 100_000).default(400),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -50,6 +52,7 @@ export interface WorkerConfig {
   autoPause: { window: number; threshold: number };
   logLevel: string;
   retentionDays: number;
+  warmUpCalls: number;
 }
 
 /** Reads and checks everything a worker needs; every bad variable is named in one ConfigError. */
@@ -94,5 +97,6 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     autoPause: { window: w.AUTO_PAUSE_WINDOW, threshold: w.AUTO_PAUSE_THRESHOLD },
     logLevel: w.LOG_LEVEL,
     retentionDays: w.RETENTION_DAYS,
+    warmUpCalls: w.WARM_UP_CALLS,
   });
 }

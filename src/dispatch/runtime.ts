@@ -18,6 +18,7 @@ import { createFailureWatch } from './auto-pause.js';
 import { createCallPermits } from './call-permits.js';
 import { createCampaignCache } from './campaign-cache.js';
 import { createDeliverHandler, type JobSummary } from './deliver-handler.js';
+import { warmUpCallPath } from './warm-up.js';
 
 /**
  * One delivery worker process's parts, wired once: Redis connections, the
@@ -177,6 +178,14 @@ export class DeliveryWorker {
       { logger: this.logger },
     );
     this.metricsPort = (await this.server.start()).port;
+    if (this.config.warmUpCalls > 0) {
+      try {
+        const warm = await warmUpCallPath(this.config.inbox, { calls: this.config.warmUpCalls });
+        this.logger.info({ calls: warm.calls, ms: Math.round(warm.ms) }, 'call path warmed up');
+      } catch (err) {
+        this.logger.warn({ err: (err as Error).message }, 'warm-up failed; starting cold');
+      }
+    }
     void this.worker?.run();
     const sweep = () =>
       this.sweepRetention().catch((err) =>

@@ -1,4 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { defaultOutcomeTablePath } from '../../src/config/delivery.js';
+import { loadOutcomeTable } from '../../src/delivery/outcome-table.js';
+import { warmUpCallPath } from '../../src/dispatch/warm-up.js';
 import { enqueueNumbers, makeCampaign, waitFor } from '../helpers/campaign.js';
 import { syntheticList } from '../helpers/personnummer.js';
 import { type Harness, metricValue, openHarness } from '../helpers/workers.js';
@@ -110,4 +113,26 @@ describe('a slow spell at the platform', () => {
     // Slots that went stale waiting for a connection were given up, and counted.
     expect(metricValue(text, 'utskick_rate_limiter_slots_dropped_total')).toBeGreaterThan(0);
   }, 60_000);
+});
+
+describe('warm-up of a fresh worker', () => {
+  it('runs the call path against its own loopback server: the inbox gets nothing until there is a job', async () => {
+    h = await openHarness('warm-up', {}, { WARM_UP_CALLS: '200' });
+    await h.startWorker();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(h.sim.stats().requests).toBe(0);
+  }, 30_000);
+
+  it('drops the TLS settings and never contacts the configured inbox', async () => {
+    const warm = await warmUpCallPath(
+      {
+        url: 'https://inbox.invalid/inbox',
+        logicalAddress: 'SE2321000016-TEST',
+        tls: { cert: 'not a certificate', key: 'not a key' },
+        outcomeTable: loadOutcomeTable(defaultOutcomeTablePath()),
+      },
+      { calls: 50 },
+    );
+    expect(warm.calls).toBe(50);
+  });
 });
