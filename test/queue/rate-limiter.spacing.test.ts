@@ -149,8 +149,11 @@ describe('rate limiter: spacing across connections', () => {
     ]);
     // Each alone needs 19 x 40 ms; one after the other would need twice that.
     expect(performance.now() - started).toBeLessThan(760 + 500);
-    expect(span(ta)).toBeGreaterThanOrEqual(760 - 40);
-    expect(span(tb)).toBeGreaterThanOrEqual(760 - 40);
+    // The spacing itself is asserted in Redis time (rate-limiter.schedule.test.ts); this only
+    // shows the campaigns ran side by side at their pace, give or take the first start's
+    // lateness (up to 25 ms plus a round trip on a machine the suite loads).
+    expect(span(ta)).toBeGreaterThanOrEqual(760 - 60);
+    expect(span(tb)).toBeGreaterThanOrEqual(760 - 60);
     expect(maxInWindow([...ta, ...tb], 1000)).toBeLessThanOrEqual(40);
     expect(await admin.exists(keys.rate('campaign:ca'), keys.rate('campaign:cb'))).toBe(2);
   });
