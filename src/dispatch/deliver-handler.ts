@@ -9,7 +9,7 @@ import { ChunkMissingError, loadChunk } from '../queue/chunks.js';
 import type { DeadLetterData, DeliverJobData } from '../queue/deliver-queue.js';
 import type { Keyring } from '../queue/keyring.js';
 import { type Keys, queueNames } from '../queue/keys.js';
-import { type FinalOutcome, isFinal, type Ledger } from '../queue/ledger.js';
+import { type FinalOutcome, isFinal, type Ledger, type MarkResult } from '../queue/ledger.js';
 import type { RateLimiter, RateRequest } from '../queue/rate-limiter.js';
 import { maskPersonnummer } from '../recipients/personnummer.js';
 import type { FailureWatch } from './auto-pause.js';
@@ -63,6 +63,11 @@ export interface JobSummary {
   calls: number;
   outcomes: Partial<Record<FinalOutcome, number>>;
   deadLettered: number;
+}
+
+/** One of a job's call loops: the last answered recipient, until the next ledger call records it. */
+interface CallLoop {
+  answered?: { slot: number; outcome: FinalOutcome };
 }
 
 type Stop =
@@ -204,15 +209,26 @@ export function createDeliverHandler(deps: DispatchDeps, options: DispatchOption
     let lastError = '';
     const unsettled = new Set<number>();
 
-    const settle = async (slot: number, outcome: FinalOutcome) => {
-      if (await ledger.record(campaignId, chunkId, slot, outcome, Math.floor(now() / 1000))) {
-        metrics.messages.inc({ campaign: campaignId, outcome });
-        summary.outcomes[outcome] = (summary.outcomes[outcome] ?? 0) + 1;
-      }
+    const counted = (outcome: FinalOutcome, recorded: boolean) => {
+      if (!recorded) return;
+      metrics.messages.inc({ campaign: campaignId, outcome });
+      summary.outcomes[outcome] = (summary.outcomes[outcome] ?? 0) + 1;
     };
+    const settle = async (slot: number, outcome: FinalOutcome) => {
+      counted(outcome, await ledger.record(campaignId, chunkId, slot, outcome, Math.floor(now() / 1000)));
+    };
+    const markOptions = () => ({
+      resendUncertain: options.onUncertain === 'resend',
+      nowSec: Math.floor(now() / 1000),
+    });
 
-    /** One recipient, with call retries; sets `stop` when the job must take no more. */
-    const deliverOne = async (slot: number): Promise<void> => {
+    /**
+     * One recipient, with call retries; sets `stop` when the job must take no
+     * more. The outcome of an answered call is left in `loop.answered`: the
+     * loop's next mark records it in the same script call (one Redis call per
+     * recipient, not two), or the loop records it when it ends.
+     */
+    const deliverOne = async (slot: number, loop: CallLoop): Promise<void> => {
       const pnr = numbers[slot]!;
       const messageId = `${campaignId}.${chunkId}.${slot}`;
       let rateLimitedWaits = 0;
@@ -228,10 +244,23 @@ export function createDeliverHandler(deps: DispatchDeps, options: DispatchOption
             // slot, so that nothing but cached checks stands between the
             // slot and the call: a Redis round trip after the slot made
             // calls late (and given up) whenever a worker was busy.
-            const mark = await ledger.markInflight(campaignId, chunkId, slot, lock, {
-              resendUncertain: options.onUncertain === 'resend',
-              nowSec: Math.floor(now() / 1000),
-            });
+            const answered = loop.answered;
+            let mark: MarkResult;
+            if (answered) {
+              loop.answered = undefined;
+              const both = await ledger.recordAndMark(
+                campaignId,
+                chunkId,
+                answered,
+                slot,
+                lock,
+                markOptions(),
+              );
+              counted(answered.outcome, both.recorded);
+              mark = both.mark;
+            } else {
+              mark = await ledger.markInflight(campaignId, chunkId, slot, lock, markOptions());
+            }
             if (mark.kind === 'lock-lost') {
               stop ??= { kind: 'lock-lost' };
               throw new AbortError('lock lost');
@@ -279,7 +308,7 @@ export function createDeliverHandler(deps: DispatchDeps, options: DispatchOption
               const result = await sender.send({ subjectOfCareId: pnr, messageId }).finally(releasePermit);
               metrics.calls.inc({ result: result.outcome });
               metrics.callDuration.observe({ result: result.outcome }, result.latencyMs / 1000);
-              await settle(slot, result.outcome);
+              loop.answered = { slot, outcome: result.outcome };
               const reason = deps.failureWatch.observe(campaignId, result.outcome === 'rejected');
               if (reason) await pauseBySystem(campaignId, reason, 'rejected_share');
             } catch (err) {
@@ -358,9 +387,14 @@ export function createDeliverHandler(deps: DispatchDeps, options: DispatchOption
     // A small pool: at most callsPerJob recipients of this job in flight.
     let next = 0;
     const workers = Array.from({ length: Math.min(options.callsPerJob, open.length) }, async () => {
-      while (next < open.length && !stop) {
-        const slot = open[next++]!;
-        await deliverOne(slot);
+      const loop: CallLoop = {};
+      try {
+        while (next < open.length && !stop) {
+          const slot = open[next++]!;
+          await deliverOne(slot, loop);
+        }
+      } finally {
+        if (loop.answered) await settle(loop.answered.slot, loop.answered.outcome);
       }
     });
     await Promise.all(workers);

@@ -75,6 +75,32 @@ local function record(state, calls, now)
     math.floor(now / 16777216) % 256, math.floor(now / 65536) % 256, math.floor(now / 256) % 256, now % 256)
 end
 local names = {'delivered','unreachable','rejected','failed','uncertain','cancelled'}
+-- A final outcome for a slot that has none yet (counted once). 1 if recorded, 0 if it was final.
+local function record_outcome(ledger, counts, slot, code, now)
+  local off = slot * ${RECORD_BYTES}
+  local state, calls = state_of(ledger, off)
+  if state >= 2 then return 0 end
+  redis.call('SETRANGE', ledger, off, record(code, calls, now))
+  redis.call('HINCRBY', counts, names[code - 1], 1)
+  return 1
+end
+-- See MARK_INFLIGHT for the codes.
+local function mark_inflight(ledger, counts, lock, slot, token, now, resend)
+  if token ~= '' then
+    local holder = redis.call('GET', lock)
+    if holder ~= token then return -1 end
+  end
+  local off = slot * ${RECORD_BYTES}
+  local state, calls = state_of(ledger, off)
+  if state >= 2 then return state end
+  if state == 1 and resend ~= '1' then
+    redis.call('SETRANGE', ledger, off, record(6, calls, now))
+    redis.call('HINCRBY', counts, 'uncertain', 1)
+    return 8
+  end
+  redis.call('SETRANGE', ledger, off, record(1, calls + 1, now))
+  return state
+end
 `;
 
 /**
@@ -84,32 +110,25 @@ local names = {'delivered','unreachable','rejected','failed','uncertain','cancel
  * 2..7 already final (skip); 8 parked as uncertain now.
  */
 const MARK_INFLIGHT = `${LUA_HELPERS}
-if ARGV[2] ~= '' then
-  local holder = redis.call('GET', KEYS[3])
-  if holder ~= ARGV[2] then return -1 end
-end
-local off = tonumber(ARGV[1]) * ${RECORD_BYTES}
-local state, calls = state_of(KEYS[1], off)
-local now = tonumber(ARGV[3])
-if state >= 2 then return state end
-if state == 1 and ARGV[4] ~= '1' then
-  redis.call('SETRANGE', KEYS[1], off, record(6, calls, now))
-  redis.call('HINCRBY', KEYS[2], 'uncertain', 1)
-  return 8
-end
-redis.call('SETRANGE', KEYS[1], off, record(1, calls + 1, now))
-return state
+return mark_inflight(KEYS[1], KEYS[2], KEYS[3], tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), ARGV[4])
 `;
 
 /** KEYS: ledger, counts. ARGV: slot, final state code, now. Returns 1 if recorded, 0 if it was final already. */
 const RECORD_OUTCOME = `${LUA_HELPERS}
-local off = tonumber(ARGV[1]) * ${RECORD_BYTES}
-local state, calls = state_of(KEYS[1], off)
-if state >= 2 then return 0 end
-local code = tonumber(ARGV[2])
-redis.call('SETRANGE', KEYS[1], off, record(code, calls, tonumber(ARGV[3])))
-redis.call('HINCRBY', KEYS[2], names[code - 1], 1)
-return 1
+return record_outcome(KEYS[1], KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
+`;
+
+/**
+ * One call where a call loop goes from one recipient to the next: records the
+ * outcome of the slot just answered, then marks the next one in flight (after
+ * the lock check, which the record does not need: an outcome is a fact).
+ * KEYS: ledger, counts, job lock. ARGV: answered slot, its code, now, next slot, lock token, resend.
+ * Returns {recorded 1|0, mark code as MARK_INFLIGHT}.
+ */
+const RECORD_AND_MARK = `${LUA_HELPERS}
+local now = tonumber(ARGV[3])
+local recorded = record_outcome(KEYS[1], KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]), now)
+return {recorded, mark_inflight(KEYS[1], KEYS[2], KEYS[3], tonumber(ARGV[4]), ARGV[5], now, ARGV[6])}
 `;
 
 /**
@@ -173,6 +192,12 @@ type LedgerRedis = Redis & {
     ...args: (string | number)[]
   ): Promise<number>;
   utskickRecordOutcome(ledger: string, counts: string, ...args: (string | number)[]): Promise<number>;
+  utskickRecordAndMark(
+    ledger: string,
+    counts: string,
+    lock: string,
+    ...args: (string | number)[]
+  ): Promise<[number, number]>;
   utskickFinaliseMany(ledger: string, counts: string, ...args: (string | number)[]): Promise<number>;
   utskickReopen(ledger: string, counts: string, ...args: (string | number)[]): Promise<number>;
 };
@@ -193,6 +218,18 @@ export interface Ledger {
     lock: { key: string; token: string },
     options: { resendUncertain: boolean; nowSec: number },
   ): Promise<MarkResult>;
+  /**
+   * `record` of one slot and `markInflight` of the next slot of the same chunk,
+   * in one script call (what a call loop does between two recipients).
+   */
+  recordAndMark(
+    campaignId: string,
+    chunkId: string,
+    answered: { slot: number; outcome: FinalOutcome },
+    slot: number,
+    lock: { key: string; token: string },
+    options: { resendUncertain: boolean; nowSec: number },
+  ): Promise<{ recorded: boolean; mark: MarkResult }>;
   /** Records a final outcome; false if the slot already had one. */
   record(
     campaignId: string,
@@ -217,11 +254,20 @@ export interface Ledger {
   counts(campaignId: string): Promise<Record<FinalOutcome, number>>;
 }
 
+function markResult(res: number): MarkResult {
+  if (res === -1) return { kind: 'lock-lost' };
+  if (res === 0) return { kind: 'go', resend: false };
+  if (res === 1) return { kind: 'go', resend: true };
+  if (res === 8) return { kind: 'parked' };
+  return { kind: 'skip', state: codeStates[res] as FinalOutcome };
+}
+
 export function defineLedgerCommands(redis: Redis): void {
   const r = redis as LedgerRedis;
   if (typeof r.utskickMarkInflight === 'function') return;
   redis.defineCommand('utskickMarkInflight', { numberOfKeys: 3, lua: MARK_INFLIGHT });
   redis.defineCommand('utskickRecordOutcome', { numberOfKeys: 2, lua: RECORD_OUTCOME });
+  redis.defineCommand('utskickRecordAndMark', { numberOfKeys: 3, lua: RECORD_AND_MARK });
   redis.defineCommand('utskickFinaliseMany', { numberOfKeys: 2, lua: FINALISE_MANY });
   redis.defineCommand('utskickReopen', { numberOfKeys: 2, lua: REOPEN });
   redis.defineCommand('utskickRelease', { numberOfKeys: 1, lua: RELEASE });
@@ -244,11 +290,21 @@ export function createLedger(redis: Redis, keys: Keys): Ledger {
         options.nowSec,
         options.resendUncertain ? '1' : '0',
       );
-      if (res === -1) return { kind: 'lock-lost' };
-      if (res === 0) return { kind: 'go', resend: false };
-      if (res === 1) return { kind: 'go', resend: true };
-      if (res === 8) return { kind: 'parked' };
-      return { kind: 'skip', state: codeStates[res] as FinalOutcome };
+      return markResult(res);
+    },
+    async recordAndMark(campaignId, chunkId, answered, slot, lock, options) {
+      const [recorded, mark] = await r.utskickRecordAndMark(
+        keys.ledger(campaignId, chunkId),
+        keys.outcomes(campaignId),
+        lock.key,
+        answered.slot,
+        stateCodes[answered.outcome],
+        options.nowSec,
+        slot,
+        lock.token,
+        options.resendUncertain ? '1' : '0',
+      );
+      return { recorded: recorded === 1, mark: markResult(mark) };
     },
     async record(campaignId, chunkId, slot, outcome, nowSec) {
       const res = await r.utskickRecordOutcome(

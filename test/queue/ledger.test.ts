@@ -44,6 +44,62 @@ beforeEach(async () => {
   await redis.set(lock.key, lock.token, 'PX', 60_000);
 });
 
+describe('ledger: recordAndMark (one call between two recipients of a call loop)', () => {
+  it('records the answered slot and marks the next one, as record then markInflight would', async () => {
+    await ledger.markInflight(campaign, chunk, 0, lock, go);
+    expect(
+      await ledger.recordAndMark(campaign, chunk, { slot: 0, outcome: 'rejected' }, 1, lock, go),
+    ).toEqual({
+      recorded: true,
+      mark: { kind: 'go', resend: false },
+    });
+    const slots = await ledger.read(campaign, chunk, 2);
+    expect(slots[0]).toEqual({ state: 'rejected', calls: 1, at: NOW });
+    expect(slots[1]).toEqual({ state: 'inflight', calls: 1, at: NOW });
+    expect(await ledger.counts(campaign)).toEqual({ ...zeroCounts(), rejected: 1 });
+  });
+
+  it('counts an outcome once, and records it even when the lock is gone (an outcome is a fact)', async () => {
+    await ledger.markInflight(campaign, chunk, 0, lock, go);
+    await ledger.record(campaign, chunk, 0, 'delivered', NOW);
+    expect(
+      (await ledger.recordAndMark(campaign, chunk, { slot: 0, outcome: 'delivered' }, 1, lock, go)).recorded,
+    ).toBe(false);
+    await ledger.markInflight(campaign, chunk, 2, lock, go);
+    await redis.del(lock.key);
+    expect(
+      await ledger.recordAndMark(campaign, chunk, { slot: 2, outcome: 'unreachable' }, 3, lock, go),
+    ).toEqual({
+      recorded: true,
+      mark: { kind: 'lock-lost' },
+    });
+    const slots = await ledger.read(campaign, chunk, 4);
+    expect(slots[2]?.state).toBe('unreachable');
+    expect(slots[3]?.state).toBe('pending');
+    expect(await ledger.counts(campaign)).toEqual({ ...zeroCounts(), delivered: 1, unreachable: 1 });
+  });
+
+  it('skips a settled next slot and parks an in-flight one in park mode', async () => {
+    await ledger.markInflight(campaign, chunk, 0, lock, go);
+    await ledger.markInflight(campaign, chunk, 1, lock, go);
+    await ledger.record(campaign, chunk, 1, 'delivered', NOW);
+    await ledger.markInflight(campaign, chunk, 2, lock, go);
+    expect(
+      (await ledger.recordAndMark(campaign, chunk, { slot: 0, outcome: 'delivered' }, 1, lock, go)).mark,
+    ).toEqual({
+      kind: 'skip',
+      state: 'delivered',
+    });
+    // Slot 2 was in flight (a crash): park mode parks it.
+    expect(
+      (await ledger.recordAndMark(campaign, chunk, { slot: 0, outcome: 'delivered' }, 2, lock, go)).mark,
+    ).toEqual({
+      kind: 'parked',
+    });
+    expect(await ledger.counts(campaign)).toEqual({ ...zeroCounts(), delivered: 2, uncertain: 1 });
+  });
+});
+
 describe('ledger: markInflight and record', () => {
   it('a fresh slot goes in flight once, then is recorded once', async () => {
     expect(await ledger.markInflight(campaign, chunk, 3, lock, go)).toEqual({ kind: 'go', resend: false });
