@@ -15,6 +15,7 @@
  * one-worker dispatch run under `node --cpu-prof`, and puts their top
  * self-time modules and functions in the report.
  */
+import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -117,6 +118,18 @@ await runCli('bench', async () => {
   const started = performance.now();
   const log = (line: string) => process.stderr.write(`${line}\n`);
 
+  if (cases.some((c) => c !== 'ingest')) {
+    // Workers and the simulator run as the container runs them: compiled JavaScript from dist/.
+    log('bench: npm run build (workers and simulator run from dist/, as in the container)');
+    execFileSync(
+      process.execPath,
+      [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
+      {
+        cwd: root,
+        stdio: 'inherit',
+      },
+    );
+  }
   const workDir = await mkdtemp(join(tmpdir(), 'utskick-bench-'));
   const server = await startPrivateRedis();
   const redis = new Redis(server.url, { maxRetriesPerRequest: 1 });

@@ -243,7 +243,8 @@ export async function dispatchCase(ctx: BenchContext): Promise<DispatchCaseResul
         text:
           `Real worker processes (workers/deliver.ts, defaults: ${workerDefaults.WORKER_CONCURRENCY} jobs × ${workerDefaults.CALLS_PER_JOB} calls = ` +
           `${inFlightPerWorker} in flight, ${connectionsPerWorker} connections each; RATE_PER_SECOND=0) and the simulator (scripts/simulator.ts, ` +
-          'answering at once, every number accepted) as child processes, on the private Redis. The campaign is enqueued first, ' +
+          'answering at once, every number accepted) as child processes, both compiled (dist/, as the container runs them), on the private Redis. ' +
+          'The campaign is enqueued first, ' +
           `sized from the raw rate to outlast the window; after the first answer and 1.5 s of warm-up, messages = simulator requests over a ${windowMs / 1000} s window; ` +
           'CPU = utime+stime from /proc/<pid>/stat over the same window, per message. Baseline: raw undici Pool calls (scripts/lib/bench-http.ts, ' +
           `shared with scripts/bench-delivery.ts) of the same SOAP bodies at the same concurrency (${inFlightPerWorker} in flight, ${connectionsPerWorker} connections) ` +

@@ -1,7 +1,8 @@
 /**
  * The moving parts of the delivery cases as real child processes, as the demo
  * wires them: the 1177 simulator (scripts/simulator.ts) and delivery workers
- * (workers/deliver.ts), with their CPU time read from /proc.
+ * (workers/deliver.ts), with their CPU time read from /proc. Both run as
+ * compiled JavaScript from dist/ (npm run build), as the container runs them.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
@@ -11,7 +12,7 @@ import type { SimulatorStats } from '../../src/simulator/store.js';
 import { type BenchContext, baseEnv } from './bench-context.js';
 import { benchLogicalAddress } from './bench-fixtures.js';
 import { processCpuMs } from './bench-measure.js';
-import { root, spawnEntry, stopProcess, waitForLine } from './processes.js';
+import { compiledEntry, root, spawnEntry, stopProcess, waitForLine } from './processes.js';
 
 export interface SimulatorProcess {
   url: string;
@@ -24,6 +25,7 @@ export interface SimulatorProcess {
 /** The simulator answering at once, everything accepted. */
 export async function startSimulator(ctx: BenchContext, name: string): Promise<SimulatorProcess> {
   const child = spawnEntry('scripts/simulator.ts', ['--port', '0'], baseEnv(ctx), {
+    compiled: true,
     logFile: join(ctx.workDir, `${name}-simulator.log`),
   });
   const url = (await waitForLine(child, /^INBOX_URL=(\S+)/))[1]!;
@@ -84,7 +86,7 @@ export async function startWorkers(
     const logFile = join(ctx.workDir, `${name}-worker-${i + 1}.log`);
     return options.cpuProfDir
       ? spawnProfiled('workers/deliver.ts', env, logFile, options.cpuProfDir)
-      : spawnEntry('workers/deliver.ts', [], env, { logFile });
+      : spawnEntry('workers/deliver.ts', [], env, { logFile, compiled: true });
   });
   const stop = async () => {
     await Promise.all(children.map((c) => stopProcess(c, 'SIGTERM', 8000)));
@@ -131,11 +133,11 @@ function spawnProfiled(
   logFile: string,
   dir: string,
 ): ChildProcess {
-  const child = spawn(
-    process.execPath,
-    ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--import', 'tsx', join(root, entry)],
-    { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, compiledEntry(entry)], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const log = createWriteStream(logFile, { flags: 'a' });
   child.stdout.pipe(log, { end: false });
   child.stderr.pipe(log, { end: false });

@@ -16,14 +16,22 @@ process.once('exit', () => {
  * `scripts/simulator.ts`, ...) as a real child process: through tsx from a
  * checkout, or the compiled file under dist/ in the container image.
  */
+/** Where `npm run build` puts an entry point: dist/<entry>.js. */
+export function compiledEntry(entry: string): string {
+  return join(root, 'dist', entry.replace(/\.ts$/, '.js'));
+}
+
 export function spawnEntry(
   entry: string,
   args: string[],
   env: Record<string, string | undefined>,
-  options: { stdio?: 'pipe' | 'inherit'; logFile?: string } = {},
+  options: { stdio?: 'pipe' | 'inherit'; logFile?: string; compiled?: boolean } = {},
 ): ChildProcess {
-  const compiled = join(root, 'dist', entry.replace(/\.ts$/, '.js'));
-  const useDist = !existsSync(join(root, entry)) && existsSync(compiled);
+  const compiled = compiledEntry(entry);
+  if (options.compiled && !existsSync(compiled)) {
+    throw new Error(`${compiled} is missing: run npm run build first`);
+  }
+  const useDist = options.compiled || (!existsSync(join(root, entry)) && existsSync(compiled));
   const nodeArgs = useDist ? [compiled, ...args] : ['--import', 'tsx', join(root, entry), ...args];
   const child = spawn(process.execPath, nodeArgs, {
     cwd: root,
