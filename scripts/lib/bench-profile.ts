@@ -82,7 +82,10 @@ export function moduleOf(t: SelfTime): string {
   if (t.where === '(native)')
     return t.function.startsWith('(') ? t.function : 'native code (crypto, fs, buffers)';
   if (t.where.startsWith('node:')) return 'Node internals';
-  if (t.where.startsWith('src/') || t.where.startsWith('scripts/')) return t.where.replace(/:\d+$/, '');
+  // Compiled code (dist/src/..., as the bench runs workers) counts as its source file.
+  const where = t.where.replace(/^dist\//, '');
+  if (where.startsWith('src/') || where.startsWith('scripts/'))
+    return where.replace(/:\d+$/, '').replace(/\.js$/, '.ts');
   const pkg = t.where.split('/')[0] ?? t.where;
   return pkg.startsWith('@') ? t.where.split('/').slice(0, 2).join('/') : pkg;
 }
