@@ -24,6 +24,7 @@ import { Redis } from 'ioredis';
 import { MAX_PER_JOB } from '../src/recipients/plan.js';
 import type { BenchContext, CaseOutput } from './lib/bench-context.js';
 import {
+  connectionsPerWorker,
   type DispatchCaseResult,
   dispatchCase,
   inFlightPerWorker,
@@ -91,6 +92,7 @@ function projectionInput(
       : {}),
     ...(dispatch ? { oneWorkerRate: dispatch.oneWorkerRate, twoWorkerRate: dispatch.twoWorkerRate } : {}),
     inFlightPerWorker,
+    connectionsPerWorker,
     keptJobs: 10_000,
     jobSize: MAX_PER_JOB,
   };

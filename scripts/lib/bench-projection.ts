@@ -24,8 +24,10 @@ export interface ProjectionInput {
   /** Messages/s of one and of two workers with no limit and a simulator answering at once. */
   oneWorkerRate?: number;
   twoWorkerRate?: number;
-  /** Calls one worker has in flight (jobs × calls per job). */
+  /** Recipients one worker works on at once (jobs × calls per job). */
   inFlightPerWorker: number;
+  /** Calls one worker has on the wire at most: one per inbox connection. */
+  connectionsPerWorker: number;
   /** Completed jobs BullMQ keeps (removeOnComplete count). */
   keptJobs: number;
   jobSize: number;
@@ -105,29 +107,35 @@ export function projection(p: ProjectionInput): string {
     const perWorker = p.oneWorkerRate;
     const workerRows = [50, 200, 1000].map((rate) => {
       const byCpu = Math.ceil(rate / (perWorker * 0.5));
-      const byLatency = (latencyMs: number) => Math.ceil(rate / (p.inFlightPerWorker / (latencyMs / 1000)));
+      // Little's law: calls on the wire = rate x answer time.
+      const onWire = (latencyMs: number) => Math.ceil((rate * latencyMs) / 1000);
+      const workers = Math.max(2, byCpu);
+      const perWorkerAt1s = Math.ceil(onWire(1000) / workers);
       return [
         `${rate}/s`,
         String(byCpu),
-        String(byLatency(200)),
-        String(byLatency(1000)),
-        String(Math.max(2, byCpu, byLatency(1000))),
+        String(onWire(200)),
+        String(onWire(1000)),
+        `${workers} × ${Math.max(p.connectionsPerWorker, perWorkerAt1s)}` +
+          (perWorkerAt1s > p.inFlightPerWorker ? ' (and WORKER_CONCURRENCY × CALLS_PER_JOB ≥ that)' : ''),
       ];
     });
     lines.push(
       '**Workers needed**',
       '',
       `Measured: one worker ${int(perWorker)} messages/s${p.twoWorkerRate ? `, two ${int(p.twoWorkerRate)}/s` : ''} with no limit and a simulator that answers at once ` +
-        `(on this machine, sharing its CPUs with Redis and the simulator). A worker keeps ${p.inFlightPerWorker} calls in flight, so against a platform that ` +
-        `answers in L seconds one worker tops out near ${p.inFlightPerWorker}/L calls/s whatever its CPU. Sized with 50% CPU headroom and at least two for availability:`,
+        `(on this machine, sharing its CPUs with Redis and the simulator). CPU is rarely what binds: a worker has at most INBOX_CONNECTIONS ` +
+        `(${p.connectionsPerWorker}) calls on the wire and WORKER_CONCURRENCY × CALLS_PER_JOB (${p.inFlightPerWorker}) recipients at once, so against a platform ` +
+        `that answers in L seconds it tops out near ${p.connectionsPerWorker}/L calls/s, and all workers together need rate × L calls on the wire. ` +
+        'Sized with 50% CPU headroom and at least two workers for availability:',
       '',
       markdownTable(
         [
           'global rate',
-          'by CPU (50% of measured)',
-          'by latency, 200 ms answers',
-          'by latency, 1 s answers',
-          'recommended',
+          'workers by CPU (50% of measured)',
+          'calls on the wire, 200 ms answers',
+          'calls on the wire, 1 s answers',
+          'workers × INBOX_CONNECTIONS for 1 s answers',
         ],
         workerRows,
       ),
