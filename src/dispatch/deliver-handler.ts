@@ -298,8 +298,8 @@ export function createDeliverHandler(deps: DispatchDeps, options: DispatchOption
                 metrics.limiterSlotsDropped.inc({ stage: 'call' });
               }
             } catch (err) {
-              // No call was made: the recipient goes back to pending.
-              await ledger.release(campaignId, chunkId, slot);
+              // No call was made: the recipient goes back to pending, its mark uncounted.
+              await ledger.release(campaignId, chunkId, slot, false);
               throw err;
             }
             summary.calls++;

@@ -174,17 +174,23 @@ if changed > 0 then redis.call('HINCRBY', KEYS[2], names[from - 1], -changed) en
 return changed
 `;
 
-/** KEYS: ledger. ARGV: slot. An in-flight slot whose call surely did not land goes back to pending. */
+/**
+ * KEYS: ledger. ARGV: slot, call made (1|0). An in-flight slot whose call
+ * surely did not land goes back to pending; when no call was made at all, the
+ * call its mark counted is taken back.
+ */
 const RELEASE = `${LUA_HELPERS}
 local off = tonumber(ARGV[1]) * ${RECORD_BYTES}
 local state, calls = state_of(KEYS[1], off)
 if state ~= 1 then return 0 end
+-- Marked in flight but no call made (a stop during the rate wait): the mark's count goes too.
+if ARGV[2] == '0' and calls > 0 then calls = calls - 1 end
 redis.call('SETRANGE', KEYS[1], off, string.char(0, calls, 0, 0, 0, 0, 0, 0))
 return 1
 `;
 
 type LedgerRedis = Redis & {
-  utskickRelease(ledger: string, slot: number): Promise<number>;
+  utskickRelease(ledger: string, slot: number, callMade: string): Promise<number>;
   utskickMarkInflight(
     ledger: string,
     counts: string,
@@ -247,8 +253,12 @@ export interface Ledger {
     from: SlotState[],
     nowSec: number,
   ): Promise<number>;
-  /** An in-flight slot whose call surely did not reach the platform goes back to pending. */
-  release(campaignId: string, chunkId: string, slot: number): Promise<boolean>;
+  /**
+   * An in-flight slot whose call surely did not reach the platform goes back
+   * to pending. `callMade` false: the slot was marked but no call started (its
+   * call count is taken back). Default true.
+   */
+  release(campaignId: string, chunkId: string, slot: number, callMade?: boolean): Promise<boolean>;
   /** Puts `outcome` slots back to pending, for a redrive. */
   reopen(campaignId: string, chunkId: string, slots: number[], outcome: FinalOutcome): Promise<number>;
   counts(campaignId: string): Promise<Record<FinalOutcome, number>>;
@@ -326,8 +336,8 @@ export function createLedger(redis: Redis, keys: Keys): Ledger {
         ...from.map((s) => stateCodes[s]),
       );
     },
-    async release(campaignId, chunkId, slot) {
-      return (await r.utskickRelease(keys.ledger(campaignId, chunkId), slot)) === 1;
+    async release(campaignId, chunkId, slot, callMade = true) {
+      return (await r.utskickRelease(keys.ledger(campaignId, chunkId), slot, callMade ? '1' : '0')) === 1;
     },
     async reopen(campaignId, chunkId, slots, outcome) {
       if (slots.length === 0) return 0;

@@ -200,6 +200,14 @@ describe('ledger: an in-flight slot met again (the call may have landed)', () =>
     expect((await ledger.read(campaign, chunk, 5))[4]!.calls).toBe(2);
   });
 
+  it('release without a call made takes back the call its mark counted', async () => {
+    await ledger.markInflight(campaign, chunk, 2, lock, go);
+    expect(await ledger.release(campaign, chunk, 2, false)).toBe(true);
+    expect((await ledger.read(campaign, chunk, 3))[2]).toEqual({ state: 'pending', calls: 0, at: 0 });
+    await ledger.markInflight(campaign, chunk, 2, lock, go);
+    expect((await ledger.read(campaign, chunk, 3))[2]!.calls).toBe(1);
+  });
+
   it('release leaves a final slot alone', async () => {
     await ledger.record(campaign, chunk, 0, 'delivered', NOW);
     expect(await ledger.release(campaign, chunk, 0)).toBe(false);
