@@ -15,7 +15,7 @@ import { maskPersonnummer } from '../recipients/personnummer.js';
 import type { FailureWatch } from './auto-pause.js';
 import type { CallPermits } from './call-permits.js';
 import type { CampaignCache, CampaignView } from './campaign-cache.js';
-import { nextSendTime } from './window.js';
+import { createSendTimeCheck } from './window.js';
 
 export interface DispatchOptions {
   /** Global calls per second across all workers; 0 = no limit. */
@@ -117,6 +117,7 @@ export function createDeliverHandler(deps: DispatchDeps, options: DispatchOption
   const now = deps.now ?? Date.now;
   const sleep = deps.sleep ?? defaultSleep;
   const senders = new Map<string, CampaignSender>();
+  const sendTime = createSendTimeCheck();
 
   function senderFor(view: CampaignView): CampaignSender {
     const id = view.definition.id;
@@ -164,7 +165,7 @@ export function createDeliverHandler(deps: DispatchDeps, options: DispatchOption
       );
       return { kind: 'paused' };
     }
-    const until = nextSendTime(view.definition, now());
+    const until = sendTime(view.definition, now());
     if (until !== undefined) return { kind: 'window', until };
     return undefined;
   }

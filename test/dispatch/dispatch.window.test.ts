@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { nextSendTime } from '../../src/dispatch/window.js';
+import { createSendTimeCheck, nextSendTime } from '../../src/dispatch/window.js';
 import { createKeys } from '../../src/queue/keys.js';
 import { createLedger, finalOutcomes } from '../../src/queue/ledger.js';
 import { enqueueNumbers, makeCampaign, startWorker, testEnv, waitFor } from '../helpers/campaign.js';
@@ -51,6 +51,32 @@ describe('sending window (pure, Europe/Stockholm)', () => {
         at('2026-11-30T10:00:00+01:00'),
       ),
     ).toBe(at('2026-12-02T08:00:00+01:00'));
+  });
+});
+
+describe('sending window: the memoised per-call check', () => {
+  it('answers as nextSendTime every 7 s across openings, closings and both DST changes', () => {
+    const check = createSendTimeCheck();
+    const rules = { notBefore: '2026-03-27T09:30:30+01:00', sendingWindow: weekdays };
+    const spans = [
+      ['2026-03-27T07:00:00+01:00', '2026-03-27T21:00:00+01:00'],
+      ['2026-03-29T00:00:00+01:00', '2026-03-30T09:00:00+02:00'],
+      ['2026-10-23T19:00:00+02:00', '2026-10-26T09:00:00+01:00'],
+    ];
+    let compared = 0;
+    for (const [from, to] of spans) {
+      for (let t = at(from!); t <= at(to!); t += 7_000) {
+        expect(check(rules, t), new Date(t).toISOString()).toBe(nextSendTime(rules, t));
+        compared++;
+      }
+    }
+    expect(compared).toBeGreaterThan(40_000);
+  });
+  it('does not trust its memo for a clock that went back', () => {
+    const check = createSendTimeCheck();
+    const rules = { notBefore: '2026-11-30T10:00:30+01:00', sendingWindow: weekdays };
+    expect(check(rules, at('2026-11-30T10:00:40+01:00'))).toBeUndefined();
+    expect(check(rules, at('2026-11-30T10:00:20+01:00'))).toBe(at('2026-11-30T10:00:30+01:00'));
   });
 });
 
