@@ -191,7 +191,8 @@ export const scenarios: readonly Scenario[] = [
     dedupe: false,
     expectNoResends: true,
     simulatorArgs: () => ['--no-dedupe'],
-    // At most the calls a killed worker had in flight: its jobs × calls per job, per kill.
+    // At most the recipients a killed worker's call loops held marked in flight (one each,
+    // from the lock check through the rate wait to the answer): jobs × calls per job, per kill.
     uncertainBound: (s, kills) => kills * s.concurrency * s.callsPerJob,
     chaos: (ctx) => killAt(ctx, isShort(ctx.settings) ? 2 : 4),
   },

@@ -59,7 +59,7 @@ describe('a worker process killed mid-job (SIGKILL)', () => {
     expect(resent.every((s) => s.calls === 2)).toBe(true);
     expect(stats.duplicates).toBeLessThanOrEqual(resent.length);
     expect(stats.duplicates).toBe(join.slots.filter((s) => (s.received?.count ?? 0) > 1).length);
-    // A slot is marked in flight just before its request: the kill may fall in between.
+    // A slot is marked in flight before its rate wait and request: the kill may fall in between.
     const marked = join.slots.reduce((n, s) => n + s.calls, 0);
     expect(stats.requests).toBeLessThanOrEqual(marked);
     expect(marked - stats.requests).toBeLessThanOrEqual(inflightAtKill);
