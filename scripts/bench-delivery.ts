@@ -52,19 +52,26 @@ function pnr(i: number): string {
 
 const spec: MessageSpec = {
   campaignId: 'bench',
-  subject: 'Inbjudan till vaccination mot influensa',
-  body: 'Hej! Du erbjuds vaccination mot säsongsinfluensa. Boka tid via 1177 eller ring vårdcentralen. '.repeat(
-    4,
-  ),
+  message: {
+    subject: 'Inbjudan till vaccination mot influensa',
+    body: 'Hej! Du erbjuds vaccination mot säsongsinfluensa. Boka tid via 1177 eller ring vårdcentralen. '.repeat(
+      4,
+    ),
+    inboxTitle: 'Vaccination',
+    signature: 'Anna Andersson, distriktssköterska – Vårdcentralen Norr',
+  },
   notify: true,
-  caseType: { id: 'vacc', description: 'Vaccination' },
   unit: { hsaId: 'SE2321000016-A1B2', name: 'Vårdcentralen Norr' },
 };
-const envelopeOptions = { contract: 'mvk-inbox-2', logicalAddress: 'SE2321000016-7P2M' } as const;
+const envelopeOptions = {
+  contract: 'mvk-inbox-2',
+  logicalAddress: 'SE2321000016-7P2M',
+  sourceSystem: 'SE2321000016-UTSK',
+} as const;
 
 /** What the simulator answers for a delivered message. */
 const OK_RESPONSE =
-  '<?xml version="1.0" encoding="UTF-8"?><S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/"><S:Body><ns2:AddMessageResponse xmlns:ns2="urn:mvk:crm:casemanagement:inbox:AddMessageResponder:2" xmlns:ns3="urn:mvk:crm:casemanagement:inbox:2"><ns2:message><ns3:id>case-1</ns3:id></ns2:message><ns2:resultCode>OK</ns2:resultCode></ns2:AddMessageResponse></S:Body></S:Envelope>';
+  '<?xml version="1.0" encoding="UTF-8"?><S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/"><S:Body><ns2:AddMessageResponse xmlns:ns2="urn:mvk:crm:casemanagement:inbox:AddMessageResponder:2" xmlns:ns3="urn:mvk:crm:casemanagement:inbox:2"><ns2:resultCode>OK</ns2:resultCode></ns2:AddMessageResponse></S:Body></S:Envelope>';
 
 function perSecond(n: number, ms: number): number {
   return Math.round((n / ms) * 1000);
@@ -130,6 +137,7 @@ async function main(): Promise<void> {
     const client = createInboxClient({
       url,
       logicalAddress: envelopeOptions.logicalAddress,
+      sourceSystem: envelopeOptions.sourceSystem,
       outcomeTable: loadOutcomeTable(defaultOutcomeTablePath()),
       connections,
     });

@@ -67,6 +67,8 @@ await runCli('demo', async () => {
       UTSKICK_PREFIX: prefix,
       // A fresh data key for this run only; it reaches the children through their environment, never argv.
       UTSKICK_DATA_KEY: randomBytes(32).toString('base64'),
+      // This system's HSA-id (sourceSystem): the demo campaign notifies residents.
+      INBOX_SOURCE_SYSTEM: 'SE2321000016-UTSK',
       LOG_LEVEL: 'info',
     };
     const out = resolve(values.out, campaignId);
@@ -93,7 +95,15 @@ await runCli('demo', async () => {
       approval: {
         approvedBy: 'David Kommunikatör',
         approvedAt: new Date().toISOString(),
-        contentSha256: contentSha256(message),
+        contentSha256: contentSha256({
+          message,
+          sender: {
+            name: 'Bertil Avsändare',
+            title: 'Verksamhetschef',
+            organisation: 'Region Uppsala (demo)',
+          },
+          unit: { hsaId: 'SE2321000032-1003', name: 'Vårdcentralen Demo' },
+        }),
       },
       unreachable: 'letter',
     };
@@ -140,7 +150,6 @@ await runCli('demo', async () => {
       ...env,
       INBOX_URL: inboxUrl,
       INBOX_ALLOW_INSECURE: 'true',
-      INBOX_LOGICAL_ADDRESS: 'SE2321000016-DEMO',
       RATE_PER_SECOND: String(rate),
       METRICS_PORT: '0',
       METRICS_HOST: '127.0.0.1',

@@ -10,6 +10,7 @@
  */
 import { assertApproved, loadCampaign } from '../src/campaign/load.js';
 import { loadClientConfig } from '../src/config/client.js';
+import { assertSourceSystem } from '../src/config/delivery.js';
 import { loadKeyring } from '../src/config/env.js';
 import { createDeliverQueue } from '../src/queue/deliver-queue.js';
 import { type EnqueueResult, enqueueCampaign } from '../src/queue/enqueue.js';
@@ -89,6 +90,7 @@ await runCli('enqueue', async () => {
   const keyring = loadKeyring(process.env);
   const campaign = await loadCampaign(values.campaign);
   assertApproved(campaign, values.campaign);
+  assertSourceSystem(process.env, campaign);
 
   const progress = createProgress(
     'reading',

@@ -9,9 +9,10 @@ import { join } from 'node:path';
 import { deliveryEnvSchema } from '../../src/config/delivery.js';
 import { workerEnvSchema } from '../../src/config/worker.js';
 import { createEnvelopeTemplate } from '../../src/delivery/soap.js';
+import { messageSpecOf } from '../../src/dispatch/message-spec.js';
 import { syntheticPnr } from '../../src/recipients/synthetic.js';
 import { type BenchContext, type CaseOutput, freshRedis } from './bench-context.js';
-import { benchCampaign, benchLogicalAddress, enqueueSynthetic } from './bench-fixtures.js';
+import { benchCampaign, benchLogicalAddress, benchSourceSystem, enqueueSynthetic } from './bench-fixtures.js';
 import { type SimulatorProcess, startSimulator, startWorkers } from './bench-fleet.js';
 import { closedLoop, createRawInbox } from './bench-http.js';
 import { processCpuMs, sleep } from './bench-measure.js';
@@ -43,11 +44,11 @@ interface WorkerRun {
 
 async function rawRun(sim: SimulatorProcess, durationMs: number): Promise<RawRun> {
   const campaign = benchCampaign('bench-raw');
-  const m = campaign.message;
-  const render = createEnvelopeTemplate(
-    { campaignId: campaign.id, subject: m.subject, body: m.body, notify: m.notify, unit: campaign.unit },
-    { contract: 'mvk-inbox-2', logicalAddress: benchLogicalAddress },
-  );
+  const render = createEnvelopeTemplate(messageSpecOf(campaign), {
+    contract: 'mvk-inbox-2',
+    logicalAddress: benchLogicalAddress,
+    sourceSystem: benchSourceSystem,
+  });
   // Message ids shaped like the worker's: campaign.chunk.slot.
   const raw = createRawInbox(sim.url, {
     connections: connectionsPerWorker,

@@ -25,6 +25,8 @@ import { packEncrypted } from './make-archive.js';
 export const benchPrefix = 'utskick-bench';
 export const benchUnit = { hsaId: 'SE2321000032-BENCH1', name: 'Vårdcentralen Bench' } as const;
 export const benchLogicalAddress = 'SE2321000016-BENCH';
+/** The sending system's HSA-id (sourceSystem: required when a campaign notifies). */
+export const benchSourceSystem = 'SE2321000016-UTSK';
 
 /** An approved campaign with a realistic message (about 600 characters of body). */
 export function benchCampaign(id: string): Campaign {
@@ -49,7 +51,11 @@ export function benchCampaign(id: string): Campaign {
     approval: {
       approvedBy: 'Bench Kommunikatör',
       approvedAt: '2026-01-01T08:00:00+01:00',
-      contentSha256: contentSha256(message),
+      contentSha256: contentSha256({
+        message,
+        sender: { name: 'Bench Avsändare', title: 'Verksamhetschef', organisation: 'Region Bench' },
+        unit: benchUnit,
+      }),
     },
   });
 }

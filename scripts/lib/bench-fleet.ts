@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import type { SimulatorStats } from '../../src/simulator/store.js';
 import { type BenchContext, baseEnv } from './bench-context.js';
-import { benchLogicalAddress } from './bench-fixtures.js';
+import { benchLogicalAddress, benchSourceSystem } from './bench-fixtures.js';
 import { processCpuMs } from './bench-measure.js';
 import { compiledEntry, root, spawnEntry, stopProcess, waitForLine } from './processes.js';
 
@@ -76,6 +76,7 @@ export async function startWorkers(
     INBOX_URL: inboxUrl,
     INBOX_ALLOW_INSECURE: 'true',
     INBOX_LOGICAL_ADDRESS: benchLogicalAddress,
+    INBOX_SOURCE_SYSTEM: benchSourceSystem,
     RATE_PER_SECOND: String(ratePerSecond),
     METRICS_PORT: '0',
     METRICS_HOST: '127.0.0.1',

@@ -34,7 +34,11 @@ export function chaosCampaign(name: string): Campaign {
     approval: {
       approvedBy: 'Kommunikatör Chaos',
       approvedAt: new Date().toISOString(),
-      contentSha256: contentSha256(message),
+      contentSha256: contentSha256({
+        message,
+        sender: { name: 'Avsändare Chaos', title: 'Verksamhetschef', organisation: 'Region Test' },
+        unit: { hsaId: 'SE2321000032-1003', name: 'Vårdcentralen Chaos' },
+      }),
     },
   });
 }

@@ -145,6 +145,7 @@ export class ChaosHarness {
       INBOX_URL: this.inboxUrl,
       INBOX_ALLOW_INSECURE: 'true',
       INBOX_LOGICAL_ADDRESS: 'SE2321000016-CHAOS',
+      INBOX_SOURCE_SYSTEM: 'SE2321000016-UTSK',
       METRICS_PORT: '0',
       METRICS_HOST: '127.0.0.1',
       ...this.options.workerEnv,

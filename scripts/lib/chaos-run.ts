@@ -7,7 +7,7 @@ import { seededRandom } from '../../src/simulator/verdict.js';
 import { chaosCampaign, recipientFiles } from './chaos-campaign.js';
 import { type CheckResult, checkScenario, nothingChecked } from './chaos-checks.js';
 import { ChaosHarness } from './chaos-harness.js';
-import type { ChaosContext, ChaosSettings, Scenario } from './chaos-scenarios.js';
+import type { ChaosContext, ChaosSettings, Faults, Scenario } from './chaos-scenarios.js';
 
 /** One scenario's line in the summary (and the JSON). */
 export interface ScenarioReport extends CheckResult {
@@ -15,7 +15,10 @@ export interface ScenarioReport extends CheckResult {
   title: string;
   recipients: number;
   kills: number;
+  redisCrashes: number;
   uncertainBound: number;
+  /** Most recipients the platform may hold twice: the calls in flight at the crashes (resend mode), else 0. */
+  duplicateBound: number;
   /** Enqueue to the last outcome, ms. */
   durationMs: number;
   /** Start of Redis to the last process stopped, ms. */
@@ -70,7 +73,7 @@ async function runScenarioOnce(
   const s = settings;
   const events: string[] = [];
   const warnings: string[] = [];
-  let kills = 0;
+  const faults: Faults = { kills: 0, redisCrashes: 0 };
   let enqueuedAt = 0;
   let finishedAt = 0;
   let badExits = 0;
@@ -89,8 +92,10 @@ async function runScenarioOnce(
       name: scenario.name,
       title: scenario.title,
       recipients: s.recipients,
-      kills,
-      uncertainBound: scenario.uncertainBound(s, kills),
+      kills: faults.kills,
+      redisCrashes: faults.redisCrashes,
+      uncertainBound: scenario.uncertainBound(s, faults),
+      duplicateBound: scenario.duplicateBound(s, faults),
       durationMs: (finishedAt || Date.now()) - (enqueuedAt || wallStart),
       wallMs: 0,
       badExits,
@@ -203,7 +208,7 @@ async function runScenarioOnce(
         if (!victim) throw new Error('no running worker to kill');
         const where = pct();
         await h.stopWorker(victim, 'SIGKILL');
-        kills++;
+        faults.kills++;
         // The replacement starts in the background: the next moment does not wait for it.
         const next = h.startWorker();
         note(`SIGKILL worker ${victim.n} at ${where}; worker ${next.n} starting`);
@@ -230,6 +235,7 @@ async function runScenarioOnce(
         const where = pct();
         const t = Date.now();
         await h.redis.stop('SIGKILL');
+        faults.redisCrashes++;
         let lost = '';
         if (tail) {
           const now = await h.aofTail();
@@ -247,6 +253,7 @@ async function runScenarioOnce(
         if (!victim) throw new Error('no running worker to stop');
         const where = pct();
         await h.redis.stop('SIGKILL');
+        faults.redisCrashes++;
         const t = Date.now();
         let exitedAfterMs = -1;
         const stopped = h.stopWorker(victim, 'SIGTERM', downMs + 15_000).then((code) => {
@@ -277,13 +284,13 @@ async function runScenarioOnce(
       note(`stopped waiting: ${error}`);
     }
     await monitor;
-    return report(await collect(h, campaign, scenario, s, kills, options.signal), error);
+    return report(await collect(h, campaign, scenario, s, faults, options.signal), error);
   } catch (err) {
     const error = (err as Error).message;
     let check: CheckResult;
     try {
       check = harness
-        ? await collect(harness, campaign, scenario, s, kills, options.signal)
+        ? await collect(harness, campaign, scenario, s, faults, options.signal)
         : nothingChecked(s.recipients);
     } catch {
       check = nothingChecked(s.recipients);
@@ -300,7 +307,7 @@ async function collect(
   campaign: Campaign,
   scenario: Scenario,
   s: ChaosSettings,
-  kills: number,
+  faults: Faults,
   signal: AbortSignal,
 ): Promise<CheckResult> {
   const snap = await h.snapshot(campaign.id, { drainMs: 30_000, signal });
@@ -310,9 +317,9 @@ async function collect(
     slots: snap.slots,
     counts: snap.counts,
     received: snap.received,
-    dedupe: scenario.dedupe,
     parkMode: scenario.onUncertain === 'park',
-    uncertainBound: scenario.uncertainBound(s, kills),
+    uncertainBound: scenario.uncertainBound(s, faults),
+    duplicateBound: scenario.duplicateBound(s, faults),
     jobsLeft: snap.jobsLeft,
     invalidRequests: snap.stats.invalid,
     conflicts: snap.stats.conflicts,

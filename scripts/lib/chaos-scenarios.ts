@@ -67,22 +67,47 @@ export interface ChaosContext {
   inbox(options: Record<string, unknown>): Promise<void>;
 }
 
+/** The faults a scenario's run dealt out, counted as they happened. */
+export interface Faults {
+  /** Workers SIGKILLed. */
+  kills: number;
+  /** Redis crashes (SIGKILL of redis-server). */
+  redisCrashes: number;
+}
+
+/**
+ * The simulator never de-duplicates, as the platform does not: a resend of a
+ * businessObjectId is a second stored message. Every scenario states how many
+ * recipients may be accepted twice: 0 in park mode and wherever the workers
+ * stop gracefully; in resend mode at most the calls in flight at each crash.
+ */
 export interface Scenario {
   name: string;
   /** Not part of the default run; only with --scenario NAME. */
   extra?: boolean;
   title: string;
   onUncertain: 'resend' | 'park';
-  /** The simulator drops resends of a known identity (false: --no-dedupe, every request counts). */
-  dedupe: boolean;
   /** No request may repeat a known identity (graceful stops; park mode never resends). */
   expectNoResends: boolean;
   /** Simulator arguments on top of the common ones. */
   simulatorArgs(s: ChaosSettings): string[];
-  /** Most uncertain recipients allowed, given the kills that happened. */
-  uncertainBound(s: ChaosSettings, kills: number): number;
+  /** Most uncertain recipients allowed, given the faults that happened. */
+  uncertainBound(s: ChaosSettings, f: Faults): number;
+  /** Most recipients the platform may hold twice, given the faults that happened. */
+  duplicateBound(s: ChaosSettings, f: Faults): number;
   chaos(ctx: ChaosContext): Promise<void>;
 }
+
+/**
+ * Calls on the wire when the faults struck: a SIGKILLed worker had at most
+ * WORKER_CONCURRENCY × CALLS_PER_JOB recipients marked in flight (one per call
+ * loop); a Redis crash catches every worker's call loops at once.
+ */
+export function callsInFlightAtFaults(s: ChaosSettings, f: Faults): number {
+  return (f.kills + f.redisCrashes * s.workers) * s.concurrency * s.callsPerJob;
+}
+
+const none = () => 0;
 
 /** `n` random shares of progress in [from, to], one in each of n equal bands, ascending. */
 export function randomMoments(random: () => number, n: number, from = 0.1, to = 0.85): number[] {
@@ -104,20 +129,20 @@ export const scenarios: readonly Scenario[] = [
     name: 'worker-kill',
     title: 'workers SIGKILLed at random moments and restarted',
     onUncertain: 'resend',
-    dedupe: true,
     expectNoResends: false,
     simulatorArgs: () => [],
-    uncertainBound: () => 0,
+    uncertainBound: none,
+    duplicateBound: callsInFlightAtFaults,
     chaos: (ctx) => killAt(ctx, isShort(ctx.settings) ? 3 : 5),
   },
   {
     name: 'redis-restart',
     title: 'Redis crashed (SIGKILL) and restarted from its AOF mid-campaign',
     onUncertain: 'resend',
-    dedupe: true,
     expectNoResends: false,
     simulatorArgs: () => [],
-    uncertainBound: () => 0,
+    uncertainBound: none,
+    duplicateBound: callsInFlightAtFaults,
     async chaos(ctx) {
       // One short outage, and one longer than the job lock, so locks expire and jobs move while workers hold them.
       const downs = isShort(ctx.settings)
@@ -134,10 +159,10 @@ export const scenarios: readonly Scenario[] = [
     name: 'inbox-down',
     title: 'the inbox answers 503 to everything for a while, then recovers',
     onUncertain: 'resend',
-    dedupe: true,
     expectNoResends: true,
     simulatorArgs: () => [],
-    uncertainBound: () => 0,
+    uncertainBound: none,
+    duplicateBound: none,
     async chaos(ctx) {
       const downMs = isShort(ctx.settings) ? 3000 : 30_000;
       await ctx.untilProgress(randomMoments(() => ctx.random(), 1, 0.2, 0.4)[0]!);
@@ -152,11 +177,11 @@ export const scenarios: readonly Scenario[] = [
     name: 'flaky-inbox',
     title: '5% 503s, 2% timeouts, bursts of 429 with Retry-After',
     onUncertain: 'resend',
-    dedupe: true,
     // A held ("timeout") call is never recorded by the simulator, so even the resends after it are first copies.
     expectNoResends: true,
     simulatorArgs: () => ['--error-rate', '0.05', '--timeout-rate', '0.02', '--retry-after-seconds', '1'],
-    uncertainBound: () => 0,
+    uncertainBound: none,
+    duplicateBound: none,
     async chaos(ctx) {
       const bursts = isShort(ctx.settings) ? 2 : 4;
       for (const share of randomMoments(() => ctx.random(), bursts, 0.15, 0.8)) {
@@ -172,10 +197,10 @@ export const scenarios: readonly Scenario[] = [
     name: 'rolling-restart',
     title: 'graceful rolling restart: each worker SIGTERMed in turn and replaced',
     onUncertain: 'resend',
-    dedupe: true,
     expectNoResends: true,
     simulatorArgs: () => [],
-    uncertainBound: () => 0,
+    uncertainBound: none,
+    duplicateBound: none,
     async chaos(ctx) {
       const rounds = isShort(ctx.settings) ? 1 : 2;
       for (const share of randomMoments(() => ctx.random(), rounds, 0.15, 0.6)) {
@@ -185,26 +210,39 @@ export const scenarios: readonly Scenario[] = [
     },
   },
   {
-    name: 'park-no-dedupe',
-    title: 'ON_UNCERTAIN=park, simulator without de-duplication, workers SIGKILLed',
+    name: 'park-kill',
+    title: 'ON_UNCERTAIN=park, workers SIGKILLed at random moments: nothing sent twice',
     onUncertain: 'park',
-    dedupe: false,
     expectNoResends: true,
-    simulatorArgs: () => ['--no-dedupe'],
+    simulatorArgs: () => [],
     // At most the recipients a killed worker's call loops held marked in flight (one each,
     // from the lock check through the rate wait to the answer): jobs × calls per job, per kill.
-    uncertainBound: (s, kills) => kills * s.concurrency * s.callsPerJob,
+    uncertainBound: callsInFlightAtFaults,
+    duplicateBound: none,
     chaos: (ctx) => killAt(ctx, isShort(ctx.settings) ? 2 : 4),
+  },
+  {
+    name: 'park-redis-restart',
+    title: 'ON_UNCERTAIN=park, Redis crashed (SIGKILL) and restarted from its AOF: nothing sent twice',
+    onUncertain: 'park',
+    expectNoResends: true,
+    simulatorArgs: () => [],
+    uncertainBound: callsInFlightAtFaults,
+    duplicateBound: none,
+    async chaos(ctx) {
+      await ctx.untilProgress(randomMoments(() => ctx.random(), 1, 0.2, 0.6)[0]!);
+      await ctx.restartRedis(isShort(ctx.settings) ? 1000 : ctx.settings.lockDurationMs + 1000);
+    },
   },
   {
     name: 'redis-lost-writes',
     extra: true,
     title: 'Redis crash that loses its last second of acknowledged writes (appendfsync everysec, host crash)',
     onUncertain: 'resend',
-    dedupe: true,
     expectNoResends: false,
     simulatorArgs: () => [],
-    uncertainBound: () => 0,
+    uncertainBound: none,
+    duplicateBound: (s) => s.recipients,
     async chaos(ctx) {
       const crashes = isShort(ctx.settings) ? 1 : 2;
       for (const share of randomMoments(() => ctx.random(), crashes, 0.2, 0.7)) {
@@ -217,12 +255,12 @@ export const scenarios: readonly Scenario[] = [
     // A demonstration, expected to FAIL: park's promise needs a Redis that never loses an acknowledged write.
     name: 'park-lost-writes',
     extra: true,
-    title: 'ON_UNCERTAIN=park, no de-duplication, Redis losing its last second of writes (expected to fail)',
+    title: 'ON_UNCERTAIN=park, Redis losing its last second of writes (expected to fail)',
     onUncertain: 'park',
-    dedupe: false,
     expectNoResends: true,
-    simulatorArgs: () => ['--no-dedupe'],
-    uncertainBound: (s) => s.workers * s.concurrency * s.callsPerJob,
+    simulatorArgs: () => [],
+    uncertainBound: callsInFlightAtFaults,
+    duplicateBound: none,
     async chaos(ctx) {
       await ctx.untilProgress(randomMoments(() => ctx.random(), 1, 0.3, 0.6)[0]!);
       await ctx.restartRedis(1000, 1000);
@@ -233,10 +271,10 @@ export const scenarios: readonly Scenario[] = [
     extra: true,
     title: 'a worker SIGTERMed while Redis is down longer than the grace period',
     onUncertain: 'resend',
-    dedupe: true,
     expectNoResends: false,
     simulatorArgs: () => [],
-    uncertainBound: () => 0,
+    uncertainBound: none,
+    duplicateBound: callsInFlightAtFaults,
     async chaos(ctx) {
       await ctx.untilProgress(randomMoments(() => ctx.random(), 1, 0.2, 0.5)[0]!);
       await ctx.sigtermDuringRedisOutage(ctx.settings.shutdownGraceMs * 2);
@@ -247,10 +285,10 @@ export const scenarios: readonly Scenario[] = [
     extra: true,
     title: 'everything at once: flaky inbox, 429 bursts, SIGKILLs, a Redis crash, a rolling restart',
     onUncertain: 'resend',
-    dedupe: true,
     expectNoResends: false,
     simulatorArgs: () => ['--error-rate', '0.05', '--timeout-rate', '0.02'],
-    uncertainBound: () => 0,
+    uncertainBound: none,
+    duplicateBound: callsInFlightAtFaults,
     async chaos(ctx) {
       const [a, b, c, d, e] = randomMoments(() => ctx.random(), 5, 0.1, 0.8);
       await ctx.untilProgress(a!);

@@ -16,7 +16,7 @@ const columns: { head: string; value: (r: ScenarioReport) => string }[] = [
   { head: 'scenario', value: (r) => r.name },
   { head: 'recipients', value: (r) => String(r.recipients) },
   { head: 'lost', value: (r) => String(r.lost) },
-  { head: 'accepted twice', value: (r) => String(r.acceptedTwice) },
+  { head: 'accepted twice', value: (r) => `${r.acceptedTwice} (≤${r.duplicateBound})` },
   {
     head: 'uncertain',
     value: (r) => `${r.uncertain}${r.uncertainBound > 0 ? ` (≤${r.uncertainBound})` : ''}`,
@@ -27,6 +27,7 @@ const columns: { head: string; value: (r: ScenarioReport) => string }[] = [
   { head: 'sim accepted', value: (r) => String(r.simulatorAccepted) },
   { head: 'resends', value: (r) => String(r.resends) },
   { head: 'kills', value: (r) => String(r.kills) },
+  { head: 'redis crashes', value: (r) => String(r.redisCrashes) },
   { head: 'mismatched', value: (r) => String(r.mismatched) },
   { head: 'result', value: (r) => (r.ok ? 'ok' : 'FAIL') },
 ];

@@ -1,10 +1,15 @@
 import { createHash } from 'node:crypto';
+import { type MessageSource, residentMessage } from './message.js';
 import type { Campaign } from './schema.js';
 
-/** SHA-256 of exactly the subject and body a communicator approved. */
-export function contentSha256(message: { subject: string; body: string }): string {
+/**
+ * SHA-256 of exactly what the resident will see and the communicator
+ * approved: heading, text, inbox-list title and signature (sender and unit).
+ */
+export function contentSha256(source: MessageSource): string {
+  const m = residentMessage(source);
   return createHash('sha256')
-    .update(JSON.stringify([message.subject, message.body]))
+    .update(JSON.stringify(['utskick-message-2', m.subject, m.body, m.inboxTitle ?? null, m.signature]))
     .digest('hex');
 }
 
@@ -19,10 +24,10 @@ export function checkApproval(campaign: Campaign): ApprovalCheck {
       reason: 'it is not approved (no approval block; run npm run approve -- <file> --by "<name>")',
     };
   }
-  if (approval.contentSha256 !== contentSha256(campaign.message)) {
+  if (approval.contentSha256 !== contentSha256(campaign)) {
     return {
       ok: false,
-      reason: `message.subject or message.body changed after ${approval.approvedBy} approved it at ${approval.approvedAt} (approval.contentSha256 no longer matches); have it approved again`,
+      reason: `the message (subject, body, inbox title, or the sender and unit in its signature) changed after ${approval.approvedBy} approved it at ${approval.approvedAt} (approval.contentSha256 no longer matches); have it approved again`,
     };
   }
   if (campaign.regionWide && !approval.platformApprovalRef) {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseMessageBody } from './message-body.js';
 
 /** HSA-id of a unit: SE, the organisation number, a dash and a local part (e.g. SE2321000032-1003). */
 export const hsaIdSchema = z
@@ -9,6 +10,9 @@ export const hsaIdSchema = z
 export const campaignIdSchema = z
   .string()
   .regex(/^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/, 'must be a slug: a-z, 0-9 and -, at most 64 characters');
+
+/** Problems of a message body named one by one; the rest are counted. */
+const MAX_BODY_ISSUES = 10;
 
 const text = (max: number) =>
   z.string().trim().min(1, 'must not be empty').max(max, `at most ${max} characters`);
@@ -57,14 +61,51 @@ export const campaignSchema = z
         path: ['email'],
       }),
     sender: z.strictObject({ name: text(200), title: text(200), organisation: text(200) }),
-    unit: z.strictObject({ hsaId: hsaIdSchema, name: text(200) }),
-    caseHandler: z.strictObject({ name: text(200) }),
-    message: z.strictObject({
-      subject: text(200),
-      body: text(20_000),
-      caseType: z.strictObject({ id: text(64), description: text(200).optional() }).optional(),
-      notify: z.boolean().default(true),
+    /** The sending unit, shown to the resident as the sender (nothing is looked up in HSA). */
+    unit: z.strictObject({
+      hsaId: hsaIdSchema,
+      name: text(200),
+      /** Shown with the sender, and in the signature. */
+      telephone: z
+        .string()
+        .trim()
+        .regex(/^\+?[0-9][0-9 ()-]{4,30}$/, 'must be a telephone number such as 018-611 00 00')
+        .optional(),
+      address: z
+        .strictObject({
+          street: text(200),
+          postalCode: z
+            .string()
+            .trim()
+            .regex(/^[0-9]{3} ?[0-9]{2}$/, 'must be a Swedish postal code such as 751 85'),
+          city: text(100),
+        })
+        .optional(),
     }),
+    caseHandler: z.strictObject({ name: text(200) }),
+    message: z
+      .strictObject({
+        subject: text(200),
+        /** The text in the authoring format of src/campaign/message-body.ts (README: "Writing the message"). */
+        body: text(20_000),
+        /** The title in the resident's inbox list (caseType/caseTypeDescription); the platform shows "Meddelande" without it. */
+        inboxTitle: text(200).optional(),
+        /** Older campaign files: `description` is the inbox title; `id` is set by the platform and not sent. */
+        caseType: z.strictObject({ id: text(64), description: text(200).optional() }).optional(),
+        notify: z.boolean().default(true),
+      })
+      // The platform shows only a DocBook subset; anything the authoring format
+      // cannot express that way is refused here, naming the body's line.
+      .superRefine((m, ctx) => {
+        const { problems } = parseMessageBody(m.body);
+        for (const p of problems.slice(0, MAX_BODY_ISSUES)) {
+          ctx.addIssue({ code: 'custom', path: ['body'], message: `line ${p.line}: ${p.message}` });
+        }
+        if (problems.length > MAX_BODY_ISSUES) {
+          const more = problems.length - MAX_BODY_ISSUES;
+          ctx.addIssue({ code: 'custom', path: ['body'], message: `and ${more} more problems` });
+        }
+      }),
     /** A region-wide mailing has the region as sender and needs the platform's prior approval. */
     regionWide: z.boolean().default(false),
     approval: approvalSchema.optional(),

@@ -25,7 +25,9 @@ export const deliveryEnvSchema = z.object({
   /** Passphrase of an encrypted key, as a file (never on argv). */
   INBOX_TLS_KEY_PASSPHRASE_FILE: z.string().optional(),
   INBOX_CONTRACT: z.enum(contractNames).default('mvk-inbox-2'),
-  INBOX_LOGICAL_ADDRESS: hsaId,
+  /** The receiving system's HSA-id, sent in a RIV-TA LogicalAddress header; unset: no header (the inbox WSDL binds none). */
+  INBOX_LOGICAL_ADDRESS: hsaId.optional(),
+  /** This system's HSA-id, sent as sourceSystem: AddMessage requires it when the resident is notified. */
   INBOX_SOURCE_SYSTEM: hsaId.optional(),
   INBOX_TIMEOUT_MS: intFromEnv(100, 300_000).default(10_000),
   INBOX_CONNECTIONS: intFromEnv(1, 1024).default(16),
@@ -102,11 +104,27 @@ export function loadDeliveryConfig(env: Env): InboxClientOptions {
   return Object.freeze({
     url: e.INBOX_URL,
     contract: e.INBOX_CONTRACT,
-    logicalAddress: e.INBOX_LOGICAL_ADDRESS,
+    ...(e.INBOX_LOGICAL_ADDRESS ? { logicalAddress: e.INBOX_LOGICAL_ADDRESS } : {}),
     ...(e.INBOX_SOURCE_SYSTEM ? { sourceSystem: e.INBOX_SOURCE_SYSTEM } : {}),
     ...(tls ? { tls } : {}),
     timeoutMs: e.INBOX_TIMEOUT_MS,
     connections: e.INBOX_CONNECTIONS,
     outcomeTable,
   });
+}
+
+/**
+ * TKB: sourceSystem is required when notify is true. A campaign that notifies
+ * residents (the default) cannot be enqueued or sent without
+ * INBOX_SOURCE_SYSTEM; the error names the setting.
+ */
+export function assertSourceSystem(env: Env, campaign: { id: string; message: { notify: boolean } }): void {
+  const value = env.INBOX_SOURCE_SYSTEM?.trim();
+  if (!campaign.message.notify) return;
+  if (!value) {
+    throw new ConfigError(
+      `invalid configuration: INBOX_SOURCE_SYSTEM is not set, and campaign ${campaign.id} notifies residents (message.notify): AddMessage then requires sourceSystem, the HSA-id of this system; set INBOX_SOURCE_SYSTEM, or set message.notify to false`,
+    );
+  }
+  parseEnv(z.object({ INBOX_SOURCE_SYSTEM: hsaId }), { INBOX_SOURCE_SYSTEM: value });
 }

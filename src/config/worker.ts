@@ -20,7 +20,7 @@ export const workerEnvSchema = z.object({
   CALL_BACKOFF_MS: intFromEnv(0, 60_000).default(200),
   CALL_BACKOFF_MAX_MS: intFromEnv(0, 600_000).default(10_000),
   MAX_RETRY_AFTER_WAITS: intFromEnv(0, 1000).default(10),
-  ON_UNCERTAIN: z.enum(['resend', 'park']).default('resend'),
+  ON_UNCERTAIN: z.enum(['resend', 'park']).default('park'),
   SHUTDOWN_GRACE_MS: intFromEnv(0, 600_000).default(30_000),
   METRICS_PORT: intFromEnv(0, 65_535).default(9464),
   METRICS_HOST: z.string().default('0.0.0.0'),
@@ -71,6 +71,13 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
   const keyring = attempt(() => loadKeyring(env));
   const inbox = attempt(() => loadDeliveryConfig(env));
   const w = attempt(() => parseEnv(workerEnvSchema, env));
+  if (inbox && !inbox.sourceSystem) {
+    // Campaigns notify residents by default, and AddMessage requires
+    // sourceSystem when they do: a worker without it would fail every call.
+    errors.push(
+      'INBOX_SOURCE_SYSTEM: required: AddMessage needs sourceSystem (the HSA-id of this system) whenever a campaign notifies residents, which campaigns do by default',
+    );
+  }
   if (errors.length > 0 || !client || !keyring || !inbox || !w) {
     throw new ConfigError(`invalid configuration: ${errors.join('; ')}`);
   }

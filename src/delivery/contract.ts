@@ -17,8 +17,19 @@ export type ContractName = (typeof contractNames)[number];
 export const resultCodes = ['OK', 'ERROR', 'INFO'] as const;
 export type ResultCode = (typeof resultCodes)[number];
 
-/** Core error codes of the domain, as carried in resultText / FaultInfo. */
-export const domainErrorCodes = ['Unavailable', 'Unauthorized', 'IllegalArgument', 'Unknown'] as const;
+/**
+ * What each resultCode means in AddMessage (TKB "Generella regler"): OK is
+ * done; INFO is done with a remark to show, and for AddMessage that remark is
+ * "the resident has no 1177 account, or it is locked" (not stored: the
+ * resident cannot be reached); ERROR is a logical error, not stored. No
+ * response element carries an error code (the core schema's ErrorCodeEnum is
+ * used by no element of AddMessage), and the stored case's id is not returned.
+ */
+export const resultCodeMeaning = {
+  OK: 'delivered',
+  INFO: 'unreachable',
+  ERROR: 'rejected',
+} as const satisfies Record<ResultCode, string>;
 
 export interface InboxContract {
   readonly name: ContractName;
@@ -28,7 +39,7 @@ export interface InboxContract {
    */
   readonly verified: boolean;
   readonly note: string;
-  /** The service contract's URN (what the platform routes on besides the logical address). */
+  /** The service contract's URN: the WSDL's target namespace (what the platform routes on besides the logical address). */
   readonly serviceContract: string;
   /** SOAPAction header value (sent quoted, as SOAP 1.1 asks). */
   readonly soapAction: string;
@@ -55,7 +66,12 @@ export interface InboxContract {
   readonly caseTypeSequence: readonly string[];
   /** Children of `message/healthCareFacility`, in order. */
   readonly healthCareFacilitySequence: readonly string[];
-  /** Where the message identity (one per campaign and recipient) goes inside `message`. */
+  /**
+   * Where the message identity (one per campaign and recipient) goes inside
+   * `message`. TKB: businessObjectId lets external systems identify a message,
+   * and the same value THREADS a new message under an earlier one: it is not a
+   * de-duplication key, so a resend is a second message in the inbox.
+   */
   readonly identityElement: string;
   readonly subjectOfCareIdPattern: RegExp;
 }
@@ -109,7 +125,7 @@ export const contracts: Readonly<Record<ContractName, InboxContract>> = Object.f
     name: 'mvk-inbox-2',
     verified: true,
     note: 'AddMessage 2 in the inbox domain mvk:crm:casemanagement:inbox, as published.',
-    serviceContract: 'urn:riv:mvk:crm:casemanagement:inbox:AddMessage:2:rivtabp21',
+    serviceContract: 'urn:mvk:crm:casemanagement:inbox:AddMessage:2:rivtabp21',
     soapAction: 'urn:mvk:crm:casemanagement:inbox:AddMessageResponder:2:AddMessage',
     namespaces: {
       envelope: SOAP11_ENVELOPE_NS,

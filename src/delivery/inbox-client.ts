@@ -28,9 +28,9 @@ export interface InboxClientOptions {
   url: string;
   /** Which contract mapping to speak. Default `mvk-inbox-2`. */
   contract?: ContractName;
-  /** The receiving system's HSA-id (RIV-TA LogicalAddress header). */
-  logicalAddress: string;
-  /** This system's HSA-id, sent as AddMessage/sourceSystem. Default: not sent. */
+  /** The receiving system's HSA-id, sent in a RIV-TA LogicalAddress header when set. Default: no header. */
+  logicalAddress?: string;
+  /** This system's HSA-id, sent as AddMessage/sourceSystem; required by campaigns that notify. Default: not sent. */
   sourceSystem?: string;
   /** Required for https. */
   tls?: InboxTlsOptions;
@@ -98,15 +98,19 @@ const PNR_LIKE = /(?<![0-9])([0-9]{6}(?:[0-9]{2})?)[-+]?[0-9pPtTfF][0-9]{3}(?![0
 /** Masks every personnummer-like run (and the recipient's own number) in text from the platform. */
 const DIGITS = /\d{6}/;
 
-export function scrubPersonalData(text: string, subjectOfCareId?: string): string {
+/** The platform's reason text, as kept per recipient and grouped in the report. */
+const MAX_REASON_CHARS = 200;
+
+export function scrubPersonalData(text: string, subjectOfCareId?: string, maxChars = 300): string {
+  const cut = (t: string) => (t.length > maxChars ? `${t.slice(0, maxChars)}…` : t);
   // Most details ("OK", "HTTP 503: ...") hold no run of digits at all: nothing to scrub.
-  if (!DIGITS.test(text)) return text.length > 300 ? `${text.slice(0, 300)}…` : text;
+  if (!DIGITS.test(text)) return cut(text);
   let out = text;
   if (subjectOfCareId && subjectOfCareId.length >= 10) {
     out = out.split(subjectOfCareId).join(`${subjectOfCareId.slice(0, 8)}-****`);
   }
   out = out.replace(PNR_LIKE, (_m, date: string) => `${date}-****`);
-  return out.length > 300 ? `${out.slice(0, 300)}…` : out;
+  return cut(out);
 }
 
 function describe(status: number, parsed: InboxResponse | undefined, parseError: string | undefined): string {
@@ -232,10 +236,17 @@ export function createInboxClient(options: InboxClientOptions, deps: InboxClient
     latencyMs: number,
     retryAfterMs: number | undefined,
     cause?: unknown,
+    reason?: string,
   ): DeliveryResult {
     const c = table.classify(observation);
-    if (c.outcome === 'delivered' || c.outcome === 'unreachable' || c.outcome === 'rejected') {
-      return { outcome: c.outcome, detail, httpStatus, latencyMs };
+    if (
+      c.outcome === 'delivered' ||
+      c.outcome === 'unreachable' ||
+      c.outcome === 'rejected' ||
+      c.outcome === 'uncertain'
+    ) {
+      const keepReason = reason !== undefined && (c.outcome === 'unreachable' || c.outcome === 'rejected');
+      return { outcome: c.outcome, detail, httpStatus, latencyMs, ...(keepReason ? { reason } : {}) };
     }
     throw new DeliveryError(c.outcome, c.code, `AddMessage ${c.outcome} (${c.code}): ${detail}`, {
       ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
@@ -287,16 +298,19 @@ export function createInboxClient(options: InboxClientOptions, deps: InboxClient
       observation.unparseable = true;
       parseError = err.message;
     }
+    let reason: string | undefined;
     if (parsed?.kind === 'response') {
       observation.resultCode = parsed.resultCode;
-      if (parsed.resultText !== undefined) observation.resultText = parsed.resultText;
-      if (parsed.errorCode !== undefined) observation.errorCode = parsed.errorCode;
+      if (parsed.resultText !== undefined) {
+        observation.resultText = parsed.resultText;
+        reason = scrubPersonalData(parsed.resultText, req.subjectOfCareId, MAX_REASON_CHARS);
+      } else reason = parsed.resultCode;
     } else if (parsed?.kind === 'fault') {
+      observation.fault = true;
       observation.faultText = parsed.message;
-      if (parsed.errorCode !== undefined) observation.errorCode = parsed.errorCode;
     }
     const detail = scrubPersonalData(describe(status, parsed, parseError), req.subjectOfCareId);
-    return settle(observation, detail, status, finished - started, retryAfterMs);
+    return settle(observation, detail, status, finished - started, retryAfterMs, undefined, reason);
   }
 
   let closing: Promise<void> | undefined;
@@ -304,7 +318,7 @@ export function createInboxClient(options: InboxClientOptions, deps: InboxClient
     forCampaign(spec: MessageSpec): CampaignSender {
       const template = createEnvelopeTemplate(spec, {
         contract,
-        logicalAddress: options.logicalAddress,
+        ...(options.logicalAddress !== undefined ? { logicalAddress: options.logicalAddress } : {}),
         ...(options.sourceSystem !== undefined ? { sourceSystem: options.sourceSystem } : {}),
       });
       return { send: (req, signal) => send(template(req), req, signal) };

@@ -12,6 +12,7 @@ export const callClasses = [
   'delivered',
   'unreachable',
   'rejected',
+  'uncertain',
   'transient',
   'rate-limited',
   'stop-campaign',
@@ -31,18 +32,18 @@ export interface Observation {
   /** The system / undici error code for a transport failure, e.g. ECONNREFUSED. */
   transportCode?: string;
   resultCode?: (typeof resultCodes)[number];
-  /** Platform error code: errorCode element or leading `Code:` of resultText / fault text. */
-  errorCode?: string;
   resultText?: string;
+  /** A SOAP Fault answered (the platform's technical error). */
+  fault?: boolean;
   /** Fault string and FaultInfo message. */
   faultText?: string;
-  /** The body was not a readable SOAP response. */
+  /** The body was not a SOAP response per the contract (not well-formed, no or a misspelt resultCode, ...). */
   unparseable?: boolean;
 }
 
 export interface Classification {
   outcome: CallClass;
-  /** Stable code for logs and metrics: the rule's code, else derived (HTTP_503, ECONNREFUSED, NotActiveUser ...). */
+  /** Stable code for logs and metrics: the rule's code, else derived (HTTP_503, ECONNREFUSED, INFO ...). */
   code: string;
   /** The deciding rule's name, `rules[i]`, or `fallback`. */
   rule: string;
@@ -82,9 +83,10 @@ const matchSchema = z.strictObject({
   retryAfter: z.boolean().optional(),
   transport: oneOrMany(z.enum(transportFailures)).optional(),
   resultCode: oneOrMany(z.enum(resultCodes)).optional(),
-  errorCode: oneOrMany(z.string().min(1)).optional(),
   resultText: pattern.optional(),
+  fault: z.boolean().optional(),
   faultText: pattern.optional(),
+  unparseable: z.boolean().optional(),
 });
 
 const ruleSchema = z.strictObject({
@@ -139,9 +141,13 @@ function compileRule(rule: Rule): Test {
     const set = new Set<string>(list(m.resultCode));
     tests.push((o) => o.resultCode !== undefined && set.has(o.resultCode));
   }
-  if (m.errorCode !== undefined) {
-    const set = new Set(list(m.errorCode));
-    tests.push((o) => o.errorCode !== undefined && set.has(o.errorCode));
+  if (m.fault !== undefined) {
+    const want = m.fault;
+    tests.push((o) => (o.fault === true) === want);
+  }
+  if (m.unparseable !== undefined) {
+    const want = m.unparseable;
+    tests.push((o) => (o.unparseable === true) === want);
   }
   if (m.resultText !== undefined) {
     const re = new RegExp(m.resultText, 'i');
@@ -160,8 +166,8 @@ function compileRule(rule: Rule): Test {
 function deriveCode(o: Observation): string {
   if (o.transport) return o.transportCode ?? o.transport.toUpperCase();
   if (o.httpStatus !== undefined && (o.httpStatus < 200 || o.httpStatus > 299)) return `HTTP_${o.httpStatus}`;
-  if (o.errorCode) return o.errorCode;
-  if (o.unparseable) return 'BAD_RESPONSE';
+  if (o.unparseable) return 'CONTRACT_VIOLATION';
+  if (o.fault) return 'SOAP_FAULT';
   return o.resultCode ?? 'UNCLASSIFIED';
 }
 
@@ -184,10 +190,14 @@ export function parseOutcomeTable(json: unknown): OutcomeTable {
       for (const rule of rules) {
         if (rule.test(o)) return { outcome: rule.outcome, code: rule.code ?? deriveCode(o), rule: rule.name };
       }
-      // Unmatched means the table did not foresee this answer: retrying is the
-      // safe default (the platform drops a resend of the same message identity,
-      // and the job's attempt limit bounds it), a final outcome would be a guess.
-      return { outcome: 'transient', code: deriveCode(o), rule: 'fallback' };
+      // Unmatched means the table did not foresee this answer. A 2xx answer
+      // came from the platform, which may have stored the message: a resend
+      // would be a second message in the inbox, so the recipient is kept
+      // uncertain for a person to check. Anything else did not store it
+      // (no answer is handled by the transport rules): retry, bounded by the
+      // job's attempts and the dead letters.
+      const landed = o.httpStatus !== undefined && o.httpStatus >= 200 && o.httpStatus < 300;
+      return { outcome: landed ? 'uncertain' : 'transient', code: deriveCode(o), rule: 'fallback' };
     },
   };
 }

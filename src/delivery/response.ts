@@ -14,12 +14,9 @@ import { type ResultCode, resultCodes } from './contract.js';
 export type InboxResponse =
   | {
       kind: 'response';
+      /** Exactly OK, ERROR or INFO (the schema's enumeration; case matters). */
       resultCode: ResultCode;
       resultText?: string;
-      /** An `errorCode` element, or the leading `Code:` of resultText (e.g. `IllegalArgument: ...`). */
-      errorCode?: string;
-      /** The stored case's id (`message/id`), when the platform returns it. */
-      caseId?: string;
     }
   | {
       kind: 'fault';
@@ -27,13 +24,19 @@ export type InboxResponse =
       faultCode: string;
       /** faultstring, plus FaultInfo/message when that says something else. */
       message: string;
-      /** The leading `Code:` of the fault text, e.g. `Unavailable`. */
-      errorCode?: string;
     };
 
 /** The body could not be read as a SOAP response. */
 export class InboxResponseError extends Error {
-  readonly code = 'BAD_RESPONSE';
+  readonly code: string = 'BAD_RESPONSE';
+}
+
+/**
+ * An answer that is not per the contract: the call reached the platform, so
+ * it may have stored the message; the caller must not guess.
+ */
+export class ContractViolationError extends InboxResponseError {
+  override readonly code: string = 'CONTRACT_VIOLATION';
 }
 
 /** An element by local name, its child elements and its own text. */
@@ -116,14 +119,6 @@ function text(el: El | undefined): string | undefined {
   return t === '' ? undefined : t;
 }
 
-const LEADING_CODE = /^\s*([A-Z][A-Za-z0-9]{2,40})\s*:/;
-
-/** `IllegalArgument: bad number` -> `IllegalArgument`. */
-export function leadingCode(value: string | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  return LEADING_CODE.exec(value)?.[1];
-}
-
 /** Parses one response body. Throws InboxResponseError when it is not a SOAP response. */
 export function parseInboxResponse(body: string): InboxResponse {
   if (body.trim() === '') throw new InboxResponseError('empty response body');
@@ -146,30 +141,43 @@ export function parseInboxResponse(body: string): InboxResponse {
     const infoMessage = text(child(info, 'message')) ?? text(info);
     const parts = [faultString, infoMessage].filter((p): p is string => !!p);
     const message = parts.length === 2 && parts[0] === parts[1] ? parts[0]! : parts.join(' | ');
-    const errorCode = leadingCode(infoMessage) ?? leadingCode(faultString);
-    return { kind: 'fault', faultCode, message, ...(errorCode ? { errorCode } : {}) };
+    return { kind: 'fault', faultCode, message };
   }
 
+  // The schema's AddMessageResponse: message?, resultCode, resultText?, then
+  // xs:any ##other extensions. Only its own direct children are read, so an
+  // extension element can never be mistaken for the result.
   const response = soapBody.children[0];
   if (!response) throw new InboxResponseError('response Body is empty');
-  const rawCode = text(find(response, 'resultCode'));
-  if (rawCode === undefined) throw new InboxResponseError(`response ${response.name} has no resultCode`);
-  const resultCode = rawCode.toUpperCase();
-  if (!(resultCodes as readonly string[]).includes(resultCode)) {
-    throw new InboxResponseError(
-      `resultCode ${JSON.stringify(rawCode.slice(0, 40))} is not OK, ERROR or INFO`,
+  if (response.name !== 'AddMessageResponse') {
+    throw new ContractViolationError(
+      `response Body holds ${response.name.slice(0, 60)}, not AddMessageResponse`,
     );
   }
-  const resultText = text(find(response, 'resultText'));
-  const errorCode = text(find(response, 'errorCode')) ?? leadingCode(resultText);
-  const caseId = text(child(child(response, 'message'), 'id'));
-  return {
-    kind: 'response',
-    resultCode: resultCode as ResultCode,
-    ...(resultText ? { resultText } : {}),
-    ...(errorCode ? { errorCode } : {}),
-    ...(caseId ? { caseId } : {}),
-  };
+  const codes = response.children.filter((c) => c.name === 'resultCode');
+  if (codes.length !== 1) {
+    throw new ContractViolationError(
+      `AddMessageResponse has ${codes.length} resultCode elements, not exactly one`,
+    );
+  }
+  // An enumeration of xs:string: exactly these spellings, no surrounding blanks (whiteSpace preserve).
+  const rawCode = codes[0]!.text;
+  if (!(resultCodes as readonly string[]).includes(rawCode)) {
+    throw new ContractViolationError(
+      `resultCode ${JSON.stringify(printable(rawCode))} is not OK, ERROR or INFO (exactly these spellings)`,
+    );
+  }
+  const resultText = text(child(response, 'resultText'));
+  return { kind: 'response', resultCode: rawCode as ResultCode, ...(resultText ? { resultText } : {}) };
+}
+
+/** At most 40 characters, control characters escaped: safe to put in a log line. */
+function printable(value: string): string {
+  const short = value.length > 40 ? `${value.slice(0, 40)}…` : value;
+  return short.replace(
+    /[\u0000-\u001f\u007f-\u009f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
 }
 
 /**

@@ -1,4 +1,6 @@
+import { parseMessageBody } from '../campaign/message-body.js';
 import { type ContractName, type InboxContract, resolveContract } from './contract.js';
+import { renderDocBook } from './docbook.js';
 import type { DeliveryRequest, MessageSpec } from './types.js';
 
 /**
@@ -52,10 +54,30 @@ export function unescapeXml(text: string): string {
 
 export interface EnvelopeOptions {
   contract: ContractName | InboxContract;
-  /** The receiving system's HSA-id, sent in the RIV-TA LogicalAddress header. */
-  logicalAddress: string;
-  /** The sending system's HSA-id (AddMessage/sourceSystem); omitted when not set. */
+  /**
+   * The receiving system's HSA-id, sent in the RIV-TA LogicalAddress header
+   * when set. The inbox domain's WSDL binds no header; calls routed through
+   * the national service platform need it. Default: no header at all.
+   */
+  logicalAddress?: string;
+  /**
+   * The calling system's HSA-id (AddMessage/sourceSystem). TKB: required when
+   * notify is true, so a notifying campaign without it is refused here.
+   */
   sourceSystem?: string;
+}
+
+/** A campaign that notifies the resident but no source system is configured. */
+export class SourceSystemRequiredError extends Error {
+  override readonly name = 'SourceSystemRequiredError';
+  readonly code = 'SOURCE_SYSTEM_REQUIRED';
+  /** A setting is missing: retrying cannot help. */
+  readonly retryable = false;
+  constructor(campaignId: string) {
+    super(
+      `campaign ${campaignId} notifies residents (message.notify), and AddMessage then requires sourceSystem: set INBOX_SOURCE_SYSTEM to this system's HSA-id`,
+    );
+  }
 }
 
 /** Renders one call's envelope; pure string concatenation. */
@@ -81,56 +103,80 @@ function inOrder(sequence: readonly string[], parts: Record<string, string | und
 }
 
 /**
+ * The message text as the platform shows it: the body in the authoring
+ * format rendered as a DocBook article (with the signature as its
+ * bibliography). It goes into `msg`, entity-encoded; bodyText is ignored by
+ * AddMessage and never sent.
+ */
+export function messageDocBook(spec: MessageSpec): string {
+  return renderDocBook(parseMessageBody(spec.message.body).doc, spec.message.signature);
+}
+
+/** healthCareFacility: the sender the resident sees (nothing is looked up in HSA). */
+function facilityParts(spec: MessageSpec, core: (name: string, content: string) => string) {
+  const u = spec.unit;
+  const text = (name: string, value: string | undefined) =>
+    value === undefined ? undefined : core(name, escapeXml(value));
+  return {
+    hsaId: text('hsaId', u.hsaId),
+    healthCareFacilityName: text('healthCareFacilityName', u.name),
+    healthCareFacilityAddress: text('healthCareFacilityAddress', u.address?.street),
+    healthCareFacilityPostalCode: text('healthCareFacilityPostalCode', u.address?.postalCode),
+    healthCareFacilityPostalCity: text('healthCareFacilityPostalCity', u.address?.city),
+    healthCareFacilityTelephone: text('healthCareFacilityTelephone', u.telephone),
+  };
+}
+
+/**
  * Builds the campaign's envelope template once. Per call, only the
  * subjectOfCareId and the message identity (businessObjectId) are filled in.
  */
 export function createEnvelopeTemplate(spec: MessageSpec, options: EnvelopeOptions): EnvelopeTemplate {
   const contract = resolveContract(options.contract);
-  if (!options.logicalAddress.trim()) throw new TypeError('logicalAddress must not be empty');
+  const logicalAddress = options.logicalAddress?.trim() || undefined;
+  const sourceSystem = options.sourceSystem?.trim() || undefined;
+  if (spec.notify && !sourceSystem) throw new SourceSystemRequiredError(spec.campaignId);
   const ns = contract.namespaces;
   const r = 'add';
   const c = 'core';
   const core = (name: string, content: string) => element(c, name, content);
 
-  const caseType = spec.caseType
-    ? core(
-        'caseType',
-        inOrder(contract.caseTypeSequence, {
-          id: core('id', escapeXml(spec.caseType.id)),
-          caseTypeDescription:
-            spec.caseType.description === undefined
-              ? undefined
-              : core('caseTypeDescription', escapeXml(spec.caseType.description)),
-        }),
-      )
-    : undefined;
+  const inboxTitle = spec.message.inboxTitle;
+  const caseType =
+    inboxTitle === undefined
+      ? undefined
+      : core(
+          'caseType',
+          inOrder(contract.caseTypeSequence, {
+            caseTypeDescription: core('caseTypeDescription', escapeXml(inboxTitle)),
+          }),
+        );
   const facility = core(
     'healthCareFacility',
-    inOrder(contract.healthCareFacilitySequence, {
-      hsaId: core('hsaId', escapeXml(spec.unit.hsaId)),
-      healthCareFacilityName: core('healthCareFacilityName', escapeXml(spec.unit.name)),
-    }),
+    inOrder(contract.healthCareFacilitySequence, facilityParts(spec, core)),
   );
   const message = inOrder(contract.messageSequence, {
     caseType,
     healthCareFacility: facility,
     [contract.identityElement]: core(contract.identityElement, ID),
-    headerText: core('headerText', escapeXml(spec.subject)),
-    bodyText: core('bodyText', escapeXml(spec.body)),
+    headerText: core('headerText', escapeXml(spec.message.subject)),
+    msg: core('msg', escapeXml(messageDocBook(spec))),
   });
   const request = inOrder(contract.requestSequence, {
     subjectOfCareId: element(r, 'subjectOfCareId', PNR),
     message: element(r, 'message', message),
     notify: element(r, 'notify', spec.notify ? 'true' : 'false'),
     sourceSystem:
-      options.sourceSystem === undefined
-        ? undefined
-        : element(r, 'sourceSystem', escapeXml(options.sourceSystem)),
+      sourceSystem === undefined ? undefined : element(r, 'sourceSystem', escapeXml(sourceSystem)),
   });
+  const header =
+    logicalAddress === undefined
+      ? ''
+      : `<soapenv:Header>${element('reg', contract.elements.logicalAddress, escapeXml(logicalAddress))}</soapenv:Header>`;
   const whole =
     '<?xml version="1.0" encoding="UTF-8"?>' +
-    `<soapenv:Envelope xmlns:soapenv="${ns.envelope}" xmlns:reg="${ns.logicalAddress}" xmlns:${r}="${ns.responder}" xmlns:${c}="${ns.core}">` +
-    `<soapenv:Header>${element('reg', contract.elements.logicalAddress, escapeXml(options.logicalAddress))}</soapenv:Header>` +
+    `<soapenv:Envelope xmlns:soapenv="${ns.envelope}"${logicalAddress === undefined ? '' : ` xmlns:reg="${ns.logicalAddress}"`} xmlns:${r}="${ns.responder}" xmlns:${c}="${ns.core}">` +
+    header +
     `<soapenv:Body>${element(r, contract.elements.request, request)}</soapenv:Body>` +
     '</soapenv:Envelope>';
 

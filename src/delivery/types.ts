@@ -3,23 +3,39 @@
  * DeliveryErrors; only the job handler decides what a job does with them.
  */
 
-/** What one AddMessage call settled for one recipient. */
-export type CallOutcome = 'delivered' | 'unreachable' | 'rejected';
+import type { ResidentMessage } from '../campaign/message.js';
+
+/**
+ * What one AddMessage call settled for one recipient: OK delivered, INFO
+ * unreachable (no 1177 account, or a locked one), ERROR rejected, and
+ * uncertain when the answer broke the contract (the call reached the platform
+ * and may have stored the message; nobody should guess).
+ */
+export type CallOutcome = 'delivered' | 'unreachable' | 'rejected' | 'uncertain';
 
 /** What is the same for every recipient of a campaign: built once per campaign. */
 export interface MessageSpec {
   campaignId: string;
-  subject: string;
-  body: string;
+  /** Heading, text (authoring format), inbox title and signature: what the resident sees. */
+  message: ResidentMessage;
   notify: boolean;
-  caseType?: { id: string; description?: string };
-  unit: { hsaId: string; name: string };
+  /** The sender shown to the resident (healthCareFacility). */
+  unit: {
+    hsaId: string;
+    name: string;
+    telephone?: string;
+    address?: { street: string; postalCode: string; city: string };
+  };
 }
 
 export interface DeliveryRequest {
   /** 12 digits, no hyphen. Never logged. */
   subjectOfCareId: string;
-  /** Deterministic per (campaign, recipient): lets the platform drop a resent copy. */
+  /**
+   * Deterministic per (campaign, recipient), sent as businessObjectId. The
+   * platform THREADS a message with a known businessObjectId under the
+   * earlier one; it does not drop it.
+   */
   messageId: string;
 }
 
@@ -27,6 +43,8 @@ export interface DeliveryResult {
   outcome: CallOutcome;
   /** The platform's resultCode / resultText or fault text, without personal data. */
   detail: string;
+  /** For unreachable and rejected: the platform's resultText (masked, at most 200 characters), the reason the report groups by. */
+  reason?: string;
   httpStatus: number;
   latencyMs: number;
 }

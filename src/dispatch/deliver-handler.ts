@@ -9,12 +9,13 @@ import { ChunkMissingError, loadChunk } from '../queue/chunks.js';
 import type { DeadLetterData, DeliverJobData } from '../queue/deliver-queue.js';
 import type { Keyring } from '../queue/keyring.js';
 import { type Keys, queueNames } from '../queue/keys.js';
-import { type FinalOutcome, isFinal, type Ledger, type MarkResult } from '../queue/ledger.js';
+import { type Answered, type FinalOutcome, isFinal, type Ledger, type MarkResult } from '../queue/ledger.js';
 import type { RateLimiter, RateRequest } from '../queue/rate-limiter.js';
 import { maskPersonnummer } from '../recipients/personnummer.js';
 import type { FailureWatch } from './auto-pause.js';
 import type { CallPermits } from './call-permits.js';
 import type { CampaignCache, CampaignView } from './campaign-cache.js';
+import { messageSpecOf } from './message-spec.js';
 import { createSendTimeCheck } from './window.js';
 
 export interface DispatchOptions {
@@ -67,7 +68,7 @@ export interface JobSummary {
 
 /** One of a job's call loops: the last answered recipient, until the next ledger call records it. */
 interface CallLoop {
-  answered?: { slot: number; outcome: FinalOutcome };
+  answered?: Answered;
 }
 
 type Stop =
@@ -91,6 +92,14 @@ const ambiguousCodes = new Set([
 ]);
 
 const noop = () => {};
+
+/** Why a campaign stops: the platform refused us (401/403), or TLS failed (often its certificate, refused by us). */
+function stopReason(error: DeliveryError): string {
+  if (error.httpStatus === 401 || error.httpStatus === 403) {
+    return `the platform refused this system (HTTP ${error.httpStatus}, unauthorised): check the client certificate and that it is authorised for this service`;
+  }
+  return `the TLS connection to the platform failed (${error.code}): its certificate was refused, or it refused ours; check INBOX_TLS_CA_FILE and the client certificate`;
+}
 
 const defaultSleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -123,15 +132,7 @@ export function createDeliverHandler(deps: DispatchDeps, options: DispatchOption
     const id = view.definition.id;
     let s = senders.get(id);
     if (!s) {
-      const m = view.definition.message;
-      s = deps.inbox.forCampaign({
-        campaignId: id,
-        subject: m.subject,
-        body: m.body,
-        notify: m.notify,
-        ...(m.caseType ? { caseType: m.caseType } : {}),
-        unit: view.definition.unit,
-      });
+      s = deps.inbox.forCampaign(messageSpecOf(view.definition));
       senders.set(id, s);
     }
     return s;
@@ -215,8 +216,11 @@ export function createDeliverHandler(deps: DispatchDeps, options: DispatchOption
       metrics.messages.inc({ campaign: campaignId, outcome });
       summary.outcomes[outcome] = (summary.outcomes[outcome] ?? 0) + 1;
     };
-    const settle = async (slot: number, outcome: FinalOutcome) => {
-      counted(outcome, await ledger.record(campaignId, chunkId, slot, outcome, Math.floor(now() / 1000)));
+    const settle = async ({ slot, outcome, reason }: Answered) => {
+      counted(
+        outcome,
+        await ledger.record(campaignId, chunkId, slot, outcome, Math.floor(now() / 1000), reason),
+      );
     };
     const markOptions = () => ({
       resendUncertain: options.onUncertain === 'resend',
@@ -309,7 +313,17 @@ export function createDeliverHandler(deps: DispatchDeps, options: DispatchOption
               const result = await sender.send({ subjectOfCareId: pnr, messageId }).finally(releasePermit);
               metrics.calls.inc({ result: result.outcome });
               metrics.callDuration.observe({ result: result.outcome }, result.latencyMs / 1000);
-              loop.answered = { slot, outcome: result.outcome };
+              loop.answered = {
+                slot,
+                outcome: result.outcome,
+                ...(result.reason !== undefined ? { reason: result.reason } : {}),
+              };
+              if (result.outcome === 'uncertain') {
+                log.error(
+                  { slot, recipient: maskPersonnummer(pnr), detail: result.detail },
+                  'the platform answered against the contract; the message may be stored, so the recipient is kept uncertain',
+                );
+              }
               const reason = deps.failureWatch.observe(campaignId, result.outcome === 'rejected');
               if (reason) await pauseBySystem(campaignId, reason, 'rejected_share');
             } catch (err) {
@@ -323,7 +337,7 @@ export function createDeliverHandler(deps: DispatchDeps, options: DispatchOption
               metrics.calls.inc({ result });
               lastError = `${err.code}: ${err.message}`;
               if (ambiguousCodes.has(err.code) && options.onUncertain === 'park') {
-                await settle(slot, 'uncertain');
+                await settle({ slot, outcome: 'uncertain' });
                 log.warn(
                   { slot, recipient: maskPersonnummer(pnr), code: err.code },
                   'call may have landed; parked as uncertain',
@@ -354,11 +368,7 @@ export function createDeliverHandler(deps: DispatchDeps, options: DispatchOption
             onFailedAttempt: async ({ error, retriesLeft }) => {
               if (!(error instanceof DeliveryError)) return;
               if (error.kind === 'stop-campaign') {
-                await pauseBySystem(
-                  campaignId,
-                  `the platform refused the sender: ${error.code}`,
-                  'unauthorized',
-                );
+                await pauseBySystem(campaignId, stopReason(error), 'unauthorized');
                 stop ??= { kind: 'paused' };
                 return;
               }
@@ -395,7 +405,7 @@ export function createDeliverHandler(deps: DispatchDeps, options: DispatchOption
           await deliverOne(slot, loop);
         }
       } finally {
-        if (loop.answered) await settle(loop.answered.slot, loop.answered.outcome);
+        if (loop.answered) await settle(loop.answered);
       }
     });
     await Promise.all(workers);

@@ -3,6 +3,7 @@ import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { WorkerConfig } from '../config/worker.js';
+import { resolveContract } from '../delivery/contract.js';
 import { createInboxClient } from '../delivery/inbox-client.js';
 import { createMetrics, type Metrics } from '../metrics/registry.js';
 import { createMetricsServer, type MetricsServer } from '../metrics/server.js';
@@ -193,14 +194,23 @@ export class DeliveryWorker {
     this.retentionTimer = setInterval(sweep, 3_600_000);
     this.retentionTimer.unref();
     await this.worker?.waitUntilReady();
+    const contract = resolveContract(this.config.inbox.contract ?? 'mvk-inbox-2');
     this.logger.info(
       {
         metricsPort: this.metricsPort,
         concurrency: this.config.concurrency,
         ratePerSecond: this.config.dispatch.ratePerSecond,
+        contract: contract.name,
+        onUncertain: this.config.dispatch.onUncertain,
       },
       'worker started',
     );
+    if (!contract.verified) {
+      this.logger.warn(
+        { contract: contract.name, note: contract.note },
+        'UNVERIFIED inbox contract: its names are not checked against published schemas; verify before sending to the real platform',
+      );
+    }
   }
 
   /**

@@ -9,6 +9,7 @@ import { iterateChunks } from '../queue/chunks.js';
 import type { Keyring } from '../queue/keyring.js';
 import type { Keys } from '../queue/keys.js';
 import { maskPersonnummer } from '../recipients/personnummer.js';
+import { messageSpecOf } from './message-spec.js';
 
 export class TestSendError extends Error {
   readonly code = 'TEST_SEND';
@@ -47,18 +48,11 @@ export async function testSend(
       }
     }
   }
-  const m = campaign.message;
-  const spec = {
-    campaignId: campaign.id,
-    subject: `[TEST] ${m.subject}`,
-    body: m.body,
-    notify: m.notify,
-    ...(m.caseType ? { caseType: m.caseType } : {}),
-    unit: campaign.unit,
-  };
+  const real = messageSpecOf(campaign);
+  const spec = { ...real, message: { ...real.message, subject: `[TEST] ${real.message.subject}` } };
   const envelope = createEnvelopeTemplate(spec, {
     contract: deps.inbox.contract ?? 'mvk-inbox-2',
-    logicalAddress: deps.inbox.logicalAddress,
+    ...(deps.inbox.logicalAddress ? { logicalAddress: deps.inbox.logicalAddress } : {}),
     ...(deps.inbox.sourceSystem ? { sourceSystem: deps.inbox.sourceSystem } : {}),
   })({ subjectOfCareId: '191212121212', messageId: `${campaign.id}.test.0` }).replace(
     '191212121212',

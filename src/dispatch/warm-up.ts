@@ -44,8 +44,7 @@ export async function warmUpCallPath(
   try {
     const sender = client.forCampaign({
       campaignId: 'warm-up',
-      subject: 'warm-up',
-      body: 'warm-up',
+      message: { subject: 'warm-up', body: 'warm-up', signature: 'warm-up' },
       notify: false,
       unit: { hsaId: 'SE0000000000-WARMUP', name: 'warm-up' },
     });

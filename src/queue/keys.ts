@@ -16,6 +16,8 @@ export interface Keys {
   chunk(id: string, chunkId: string): string;
   ledger(id: string, chunkId: string): string;
   outcomes(id: string): string;
+  /** The platform's reason texts of a campaign's unreachable and rejected recipients (ledger reason ids). */
+  reasons(id: string): string;
   problems(id: string): string;
   enqueueLock(id: string): string;
   events(id: string): string;
@@ -38,6 +40,7 @@ export function createKeys(prefix = 'utskick'): Keys {
     chunk: (id, chunkId) => `${c(id)}:chunk:${chunkId}`,
     ledger: (id, chunkId) => `${c(id)}:ledger:${chunkId}`,
     outcomes: (id) => `${c(id)}:outcomes`,
+    reasons: (id) => `${c(id)}:reasons`,
     problems: (id) => `${c(id)}:problems`,
     enqueueLock: (id) => `${c(id)}:enqueue-lock`,
     events: (id) => `${c(id)}:events`,

@@ -8,7 +8,13 @@ import type { Keys } from './keys.js';
  * per-campaign outcome counts are kept in the same atomic step, so a slot is
  * counted once however often a worker retries.
  *
- * Record: state (1) | calls made (1) | reserved (2) | unix seconds (4, big-endian).
+ * Record: state (1) | calls made (1) | reason id (2, big-endian) | unix seconds (4, big-endian).
+ *
+ * The reason id names the platform's resultText for an unreachable (INFO) or
+ * rejected (ERROR) recipient, in a per-campaign dictionary (keys.reasons):
+ * a handful of distinct texts, each stored once, so the report can group by
+ * reason and the letter list can say why. 0: no reason; REASON_OVERFLOW:
+ * more distinct texts than the dictionary keeps.
  */
 export const RECORD_BYTES = 8;
 
@@ -42,9 +48,16 @@ export function isFinal(state: SlotState): state is FinalOutcome {
   return state !== 'pending' && state !== 'inflight';
 }
 
+/** The reason id of a text beyond the dictionary's size. */
+export const REASON_OVERFLOW = 65535;
+/** Most distinct reason texts one campaign's dictionary keeps. */
+export const MAX_REASONS = 1000;
+
 export interface SlotRecord {
   state: SlotState;
   calls: number;
+  /** Reason id (see keys.reasons); 0 when none. */
+  reason: number;
   /** Unix seconds of the last change; 0 when never touched. */
   at: number;
 }
@@ -54,10 +67,15 @@ export function decodeLedger(buf: Buffer | null, slots: number): SlotRecord[] {
   for (let i = 0; i < slots; i++) {
     const o = i * RECORD_BYTES;
     if (!buf || o + RECORD_BYTES > buf.length) {
-      out[i] = { state: 'pending', calls: 0, at: 0 };
+      out[i] = { state: 'pending', calls: 0, reason: 0, at: 0 };
       continue;
     }
-    out[i] = { state: codeStates[buf[o]!] ?? 'pending', calls: buf[o + 1]!, at: buf.readUInt32BE(o + 4) };
+    out[i] = {
+      state: codeStates[buf[o]!] ?? 'pending',
+      calls: buf[o + 1]!,
+      reason: buf.readUInt16BE(o + 2),
+      at: buf.readUInt32BE(o + 4),
+    };
   }
   return out;
 }
@@ -70,17 +88,28 @@ local function state_of(key, off)
   local calls = redis.call('GETRANGE', key, off + 1, off + 1)
   return string.byte(b), (calls == '' and 0 or string.byte(calls))
 end
-local function record(state, calls, now)
-  return string.char(state, math.min(calls, 255), 0, 0,
+local function record(state, calls, now, reason)
+  reason = reason or 0
+  return string.char(state, math.min(calls, 255), math.floor(reason / 256), reason % 256,
     math.floor(now / 16777216) % 256, math.floor(now / 65536) % 256, math.floor(now / 256) % 256, now % 256)
 end
 local names = {'delivered','unreachable','rejected','failed','uncertain','cancelled'}
+-- The id of a reason text in the campaign's dictionary, added when new.
+local function reason_id(reasons, text)
+  if text == nil or text == '' then return 0 end
+  local id = redis.call('HGET', reasons, 't:' .. text)
+  if id then return tonumber(id) end
+  if redis.call('HLEN', reasons) >= ${2 * MAX_REASONS + 1} then return ${REASON_OVERFLOW} end
+  id = redis.call('HINCRBY', reasons, 'next', 1)
+  redis.call('HSET', reasons, 't:' .. text, id, 'i:' .. id, text)
+  return id
+end
 -- A final outcome for a slot that has none yet (counted once). 1 if recorded, 0 if it was final.
-local function record_outcome(ledger, counts, slot, code, now)
+local function record_outcome(ledger, counts, reasons, slot, code, now, reason)
   local off = slot * ${RECORD_BYTES}
   local state, calls = state_of(ledger, off)
   if state >= 2 then return 0 end
-  redis.call('SETRANGE', ledger, off, record(code, calls, now))
+  redis.call('SETRANGE', ledger, off, record(code, calls, now, reason_id(reasons, reason)))
   redis.call('HINCRBY', counts, names[code - 1], 1)
   return 1
 end
@@ -113,21 +142,21 @@ const MARK_INFLIGHT = `${LUA_HELPERS}
 return mark_inflight(KEYS[1], KEYS[2], KEYS[3], tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), ARGV[4])
 `;
 
-/** KEYS: ledger, counts. ARGV: slot, final state code, now. Returns 1 if recorded, 0 if it was final already. */
+/** KEYS: ledger, counts, reasons. ARGV: slot, final state code, now, reason text ('' for none). Returns 1 if recorded, 0 if it was final already. */
 const RECORD_OUTCOME = `${LUA_HELPERS}
-return record_outcome(KEYS[1], KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
+return record_outcome(KEYS[1], KEYS[2], KEYS[3], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4])
 `;
 
 /**
  * One call where a call loop goes from one recipient to the next: records the
  * outcome of the slot just answered, then marks the next one in flight (after
  * the lock check, which the record does not need: an outcome is a fact).
- * KEYS: ledger, counts, job lock. ARGV: answered slot, its code, now, next slot, lock token, resend.
+ * KEYS: ledger, counts, job lock, reasons. ARGV: answered slot, its code, now, next slot, lock token, resend, reason.
  * Returns {recorded 1|0, mark code as MARK_INFLIGHT}.
  */
 const RECORD_AND_MARK = `${LUA_HELPERS}
 local now = tonumber(ARGV[3])
-local recorded = record_outcome(KEYS[1], KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]), now)
+local recorded = record_outcome(KEYS[1], KEYS[2], KEYS[4], tonumber(ARGV[1]), tonumber(ARGV[2]), now, ARGV[7])
 return {recorded, mark_inflight(KEYS[1], KEYS[2], KEYS[3], tonumber(ARGV[4]), ARGV[5], now, ARGV[6])}
 `;
 
@@ -197,16 +226,29 @@ type LedgerRedis = Redis & {
     lock: string,
     ...args: (string | number)[]
   ): Promise<number>;
-  utskickRecordOutcome(ledger: string, counts: string, ...args: (string | number)[]): Promise<number>;
+  utskickRecordOutcome(
+    ledger: string,
+    counts: string,
+    reasons: string,
+    ...args: (string | number)[]
+  ): Promise<number>;
   utskickRecordAndMark(
     ledger: string,
     counts: string,
     lock: string,
+    reasons: string,
     ...args: (string | number)[]
   ): Promise<[number, number]>;
   utskickFinaliseMany(ledger: string, counts: string, ...args: (string | number)[]): Promise<number>;
   utskickReopen(ledger: string, counts: string, ...args: (string | number)[]): Promise<number>;
 };
+
+/** An answered recipient: its slot, outcome and the platform's reason text (unreachable, rejected). */
+export interface Answered {
+  slot: number;
+  outcome: FinalOutcome;
+  reason?: string;
+}
 
 export type MarkResult =
   | { kind: 'go'; resend: boolean }
@@ -231,19 +273,22 @@ export interface Ledger {
   recordAndMark(
     campaignId: string,
     chunkId: string,
-    answered: { slot: number; outcome: FinalOutcome },
+    answered: Answered,
     slot: number,
     lock: { key: string; token: string },
     options: { resendUncertain: boolean; nowSec: number },
   ): Promise<{ recorded: boolean; mark: MarkResult }>;
-  /** Records a final outcome; false if the slot already had one. */
+  /** Records a final outcome (with the platform's reason text, if any); false if the slot already had one. */
   record(
     campaignId: string,
     chunkId: string,
     slot: number,
     outcome: FinalOutcome,
     nowSec: number,
+    reason?: string,
   ): Promise<boolean>;
+  /** The campaign's reason dictionary: id -> text. */
+  reasons(campaignId: string): Promise<Map<number, string>>;
   /** Finalises every slot of a chunk that is in one of `from` (e.g. pending → cancelled). */
   finaliseMany(
     campaignId: string,
@@ -272,12 +317,27 @@ function markResult(res: number): MarkResult {
   return { kind: 'skip', state: codeStates[res] as FinalOutcome };
 }
 
+/** A campaign's reason dictionary, id -> text (REASON_OVERFLOW reads as "other reasons"). */
+export async function readReasons(
+  redis: Redis,
+  keys: Keys,
+  campaignId: string,
+): Promise<Map<number, string>> {
+  const raw = await redis.hgetall(keys.reasons(campaignId));
+  const out = new Map<number, string>();
+  for (const [field, text] of Object.entries(raw)) {
+    if (field.startsWith('i:')) out.set(Number(field.slice(2)), text);
+  }
+  out.set(REASON_OVERFLOW, `övriga orsaker (fler än ${MAX_REASONS} olika texter)`);
+  return out;
+}
+
 export function defineLedgerCommands(redis: Redis): void {
   const r = redis as LedgerRedis;
   if (typeof r.utskickMarkInflight === 'function') return;
   redis.defineCommand('utskickMarkInflight', { numberOfKeys: 3, lua: MARK_INFLIGHT });
-  redis.defineCommand('utskickRecordOutcome', { numberOfKeys: 2, lua: RECORD_OUTCOME });
-  redis.defineCommand('utskickRecordAndMark', { numberOfKeys: 3, lua: RECORD_AND_MARK });
+  redis.defineCommand('utskickRecordOutcome', { numberOfKeys: 3, lua: RECORD_OUTCOME });
+  redis.defineCommand('utskickRecordAndMark', { numberOfKeys: 4, lua: RECORD_AND_MARK });
   redis.defineCommand('utskickFinaliseMany', { numberOfKeys: 2, lua: FINALISE_MANY });
   redis.defineCommand('utskickReopen', { numberOfKeys: 2, lua: REOPEN });
   redis.defineCommand('utskickRelease', { numberOfKeys: 1, lua: RELEASE });
@@ -307,24 +367,31 @@ export function createLedger(redis: Redis, keys: Keys): Ledger {
         keys.ledger(campaignId, chunkId),
         keys.outcomes(campaignId),
         lock.key,
+        keys.reasons(campaignId),
         answered.slot,
         stateCodes[answered.outcome],
         options.nowSec,
         slot,
         lock.token,
         options.resendUncertain ? '1' : '0',
+        answered.reason ?? '',
       );
       return { recorded: recorded === 1, mark: markResult(mark) };
     },
-    async record(campaignId, chunkId, slot, outcome, nowSec) {
+    async record(campaignId, chunkId, slot, outcome, nowSec, reason) {
       const res = await r.utskickRecordOutcome(
         keys.ledger(campaignId, chunkId),
         keys.outcomes(campaignId),
+        keys.reasons(campaignId),
         slot,
         stateCodes[outcome],
         nowSec,
+        reason ?? '',
       );
       return res === 1;
+    },
+    async reasons(campaignId) {
+      return readReasons(redis, keys, campaignId);
     },
     async finaliseMany(campaignId, chunkId, slots, outcome, from, nowSec) {
       return r.utskickFinaliseMany(

@@ -76,6 +76,7 @@ export async function purgeCampaign(
   keysDeleted += await deleteByPattern(redis, `${keys.campaign(id)}:ledger:*`);
   keysDeleted += await redis.unlink(
     keys.problems(id),
+    keys.reasons(id),
     keys.files(id),
     keys.chunks(id),
     keys.rate(`campaign:${id}`),

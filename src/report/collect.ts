@@ -1,10 +1,11 @@
 import type { Redis } from 'ioredis';
+import { residentMessage } from '../campaign/message.js';
 import { createCampaignStore } from '../queue/campaign-store.js';
 import { iterateChunks } from '../queue/chunks.js';
 import type { Keyring } from '../queue/keyring.js';
 import type { Keys } from '../queue/keys.js';
-import { decodeLedger, type FinalOutcome, finalOutcomes, isFinal } from '../queue/ledger.js';
-import type { OutcomeCounts, RecipientRow, ReportData, TimelinePoint } from './model.js';
+import { decodeLedger, type FinalOutcome, finalOutcomes, isFinal, readReasons } from '../queue/ledger.js';
+import type { OutcomeCounts, ReasonCount, RecipientRow, ReportData, TimelinePoint } from './model.js';
 import type { PrometheusSeries } from './prometheus.js';
 
 export class ReportError extends Error {
@@ -40,6 +41,11 @@ async function* ledgers(redis: Redis, keys: Keys, id: string, chunks: Map<string
   }
 }
 
+/** The reason text of a ledger reason id. */
+function reasonText(dictionary: Map<number, string>, id: number): string {
+  return (id === 0 ? undefined : dictionary.get(id)) ?? '(ingen text)';
+}
+
 function niceBucket(durationSec: number): number {
   const target = durationSec / 60;
   for (const b of [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400])
@@ -68,6 +74,8 @@ export async function collectReport(deps: CollectDeps, campaignId: string): Prom
   ]);
 
   const counts = zero();
+  const byReason = new Map<string, ReasonCount>();
+  const dictionary = await readReasons(redis, keys, campaignId);
   let pending = 0;
   let retries = 0;
   let first = Number.POSITIVE_INFINITY;
@@ -81,6 +89,13 @@ export async function collectReport(deps: CollectDeps, campaignId: string): Prom
         continue;
       }
       counts[s.state]++;
+      if (s.state === 'unreachable' || s.state === 'rejected') {
+        const text = reasonText(dictionary, s.reason);
+        const key = `${s.state}\u0000${text}`;
+        const entry = byReason.get(key) ?? { outcome: s.state, text, count: 0 };
+        entry.count++;
+        byReason.set(key, entry);
+      }
       if (s.at > 0 && s.state !== 'cancelled') {
         first = Math.min(first, s.at);
         last = Math.max(last, s.at);
@@ -184,6 +199,8 @@ export async function collectReport(deps: CollectDeps, campaignId: string): Prom
           peakRatePerSec: peak,
         }
       : {},
+    message: residentMessage(d),
+    reasons: [...byReason.values()].sort((a, b) => b.count - a.count || a.text.localeCompare(b.text, 'sv')),
     retries,
     deadLetters,
     timeline,
@@ -201,6 +218,7 @@ export async function* recipientRows(
   campaignId: string,
 ): AsyncGenerator<RecipientRow> {
   const chunks = await createCampaignStore(redis, keys).chunks(campaignId);
+  const dictionary = await readReasons(redis, keys, campaignId);
   const ids = [...chunks.keys()].sort();
   for await (const { chunkId, numbers } of iterateChunks(redis, keys, keyring, campaignId, ids)) {
     const slots = decodeLedger(await redis.getBuffer(keys.ledger(campaignId, chunkId)), numbers.length);
@@ -211,6 +229,9 @@ export async function* recipientRows(
         outcome: s.state,
         ...(s.at > 0 ? { at: new Date(s.at * 1000).toISOString() } : {}),
         messageId: `${campaignId}.${chunkId}.${i}`,
+        ...(s.state === 'unreachable' || s.state === 'rejected'
+          ? { reason: reasonText(dictionary, s.reason) }
+          : {}),
       };
     }
   }

@@ -32,10 +32,13 @@ export const outcomeLabels: Record<OutcomeKey, string> = {
 /** One plain sentence per outcome for a reader who has never seen the system. */
 export const outcomeExplanations: Record<OutcomeKey, string> = {
   delivered: 'Meddelandet finns i mottagarens inkorg i 1177.',
-  unreachable: 'Ej aktiv i 1177 eller spärrad. Kan behöva nås med brev.',
-  rejected: 'Plattformen tog inte emot meddelandet för den här mottagaren.',
+  unreachable:
+    'Har inget konto i 1177, eller kontot är spärrat (plattformen svarade INFO). Kan behöva nås med brev.',
+  rejected:
+    'Plattformen tog inte emot meddelandet (svarade ERROR, ett logiskt fel). Skickas inte om automatiskt.',
   failed: 'Gick inte att skicka trots nya försök.',
-  uncertain: 'Oklart om meddelandet kom fram. Kontrolleras manuellt.',
+  uncertain:
+    'Oklart om meddelandet kom fram (ett avbrott mitt i anropet, eller ett svar som inte följde kontraktet). Kontrolleras manuellt innan det skickas igen.',
   cancelled: 'Skickades aldrig eftersom utskicket avbröts.',
   pending: 'Är ännu inte skickade.',
 };

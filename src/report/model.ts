@@ -1,3 +1,4 @@
+import type { ResidentMessage } from '../campaign/message.js';
 import type { FinalOutcome } from '../queue/ledger.js';
 import type { ProblemCode } from '../recipients/personnummer.js';
 
@@ -53,6 +54,13 @@ export interface ReportData {
     averageRatePerSec?: number;
     peakRatePerSec?: number;
   };
+  /** What the residents were sent (heading, text, inbox title, signature): shown as a card. */
+  message: ResidentMessage;
+  /**
+   * The platform's reasons for the unreachable (INFO) and rejected (ERROR)
+   * recipients, as it worded them in resultText (masked), most frequent first.
+   */
+  reasons: ReasonCount[];
   /** Calls beyond the first per recipient (from the ledger's call counts). */
   retries: number;
   deadLetters: number;
@@ -63,10 +71,19 @@ export interface ReportData {
   open: string[];
 }
 
+export interface ReasonCount {
+  outcome: 'unreachable' | 'rejected';
+  /** The platform's resultText; "(ingen text)" when it gave none. */
+  text: string;
+  count: number;
+}
+
 /** One recipient's row: only in the owner-only CSV, the letter list and the journal export. */
 export interface RecipientRow {
   pnr: string;
   outcome: FinalOutcome | 'pending' | 'inflight';
   at?: string;
   messageId: string;
+  /** The platform's reason (resultText) for an unreachable or rejected recipient. */
+  reason?: string;
 }

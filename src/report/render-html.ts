@@ -1,3 +1,5 @@
+import { previewOf } from '../campaign/message.js';
+import { messageCardCss, renderHtmlCard } from '../campaign/message-body.js';
 import type { FinalOutcome } from '../queue/ledger.js';
 import { escapeXml as esc, formatSeconds, renderOutcomeBar, renderTimelineChart } from './chart-svg.js';
 import {
@@ -41,6 +43,8 @@ export function renderHtml(data: ReportData): string {
     notice(data),
     summary(data),
     outcomesSection(data),
+    reasonsSection(data),
+    messageSection(data),
     timelineSection(data),
     factsSection('Om utskicket', 'om', aboutFacts(data)),
     factsSection('Tider och takt', 'tider', timingFacts(data)),
@@ -57,7 +61,7 @@ export function renderHtml(data: ReportData): string {
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
 <meta name="referrer" content="no-referrer">
 <title>${esc(title)}</title>
-<style>${css}</style>
+<style>${css}${messageCardCss}</style>
 </head>
 <body>
 <main>
@@ -135,6 +139,36 @@ ${rows}
 </tbody>
 <tfoot><tr><th scope="row">Summa</th><td class="num" data-total="${whole}">${esc(formatInt(whole))}</td><td class="num">${esc(formatShare(whole, whole))}</td><td></td></tr></tfoot>
 </table>
+</section>`;
+}
+
+/** The platform's own words for the unreachable (INFO) and rejected (ERROR), grouped. */
+function reasonsSection(data: ReportData): string {
+  if (data.reasons.length === 0) return '';
+  const rows = data.reasons
+    .map(
+      (r) =>
+        `<tr><th scope="row">${esc(outcomeLabels[r.outcome])} <span class="key">${r.outcome}</span></th><td>${esc(r.text)}</td><td class="num" data-reason-count="${r.count}">${esc(formatInt(r.count))}</td></tr>`,
+    )
+    .join('\n');
+  return `<section id="orsaker">
+<h2>Orsaker enligt plattformen</h2>
+<p>Plattformens svarstext för mottagare som inte kunde nås i 1177 (INFO) och för meddelanden som inte togs emot (ERROR).</p>
+<table class="data reasons">
+<thead><tr><th scope="col">Utfall</th><th scope="col">Plattformens text</th><th scope="col" class="num">Antal</th></tr></thead>
+<tbody>
+${rows}
+</tbody>
+</table>
+</section>`;
+}
+
+/** The message as the residents see it in 1177: the approved text, rendered. */
+function messageSection(data: ReportData): string {
+  return `<section id="meddelandet">
+<h2>Meddelandet</h2>
+<p>Så här visas meddelandet i invånarens inkorg i 1177 (godkänt av ${esc(data.campaign.approval.approvedBy)}).</p>
+${renderHtmlCard(previewOf(data.message))}
 </section>`;
 }
 

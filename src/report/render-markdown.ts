@@ -1,3 +1,5 @@
+import { previewOf } from '../campaign/message.js';
+import { renderPlainText } from '../campaign/message-body.js';
 import {
   aboutFacts,
   type Fact,
@@ -76,6 +78,17 @@ export function renderMarkdown(data: ReportData): string {
     );
   }
   out.push(row(['**Summa**', '', `**${formatInt(whole)}**`, formatShare(whole, whole), '']), '');
+
+  if (data.reasons.length > 0) {
+    out.push('## Orsaker enligt plattformen', '');
+    out.push(row(['Utfall', 'Plattformens text', 'Antal']), row(['---', '---', '---:']));
+    for (const r of data.reasons) out.push(row([outcomeLabels[r.outcome], r.text, formatInt(r.count)]));
+    out.push('');
+  }
+
+  out.push('## Meddelandet', '', 'Så här visas meddelandet i invånarens inkorg i 1177:', '');
+  for (const line of renderPlainText(previewOf(data.message)).split('\n')) out.push(`    ${line}`);
+  out.push('');
 
   out.push('## Mottagare', '');
   out.push(

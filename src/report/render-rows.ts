@@ -127,7 +127,7 @@ export async function writeRecipientsCsv(
     out.push(personalDataWarning);
     out.push(campaignLine(data));
     out.push(comment(`${outcomeLegend}. Tidpunkt i svensk tid.`));
-    out.push(csvLine(['personnummer', 'utfall', 'tidpunkt', 'meddelande-id']));
+    out.push(csvLine(['personnummer', 'utfall', 'tidpunkt', 'meddelande-id', 'orsak']));
     let n = 0;
     for await (const r of rows) {
       const line = csvLine([
@@ -135,6 +135,7 @@ export async function writeRecipientsCsv(
         csvField(r.outcome),
         csvField(rowTime(r.at)),
         csvField(r.messageId),
+        csvText(r.reason ?? ''),
       ]);
       if (out.push(line)) await out.flush();
       n++;
@@ -155,14 +156,19 @@ export async function writeLetterList(
     out.push(campaignLine(data));
     out.push(
       comment(
-        'Mottagare som inte kunde nås i 1177 (ej aktiva i 1177 eller spärrade). De ska få meddelandet som brev.',
+        'Mottagare som inte kunde nås i 1177 (plattformen svarade INFO: inget konto i 1177, eller kontot spärrat). De ska få meddelandet som brev. Orsak = plattformens text.',
       ),
     );
-    out.push(csvLine(['personnummer', 'tidpunkt', 'meddelande-id']));
+    out.push(csvLine(['personnummer', 'tidpunkt', 'meddelande-id', 'orsak']));
     let n = 0;
     for await (const r of rows) {
       if (r.outcome !== 'unreachable') continue;
-      const line = csvLine([csvField(displayPnr(r.pnr)), csvField(rowTime(r.at)), csvField(r.messageId)]);
+      const line = csvLine([
+        csvField(displayPnr(r.pnr)),
+        csvField(rowTime(r.at)),
+        csvField(r.messageId),
+        csvText(r.reason ?? ''),
+      ]);
       if (out.push(line)) await out.flush();
       n++;
     }

@@ -61,10 +61,11 @@ export function parseSimulatorArgs(argv: string[]): SimulatorOptions {
         key: { type: 'string' },
         ca: { type: 'string' },
         unauthorized: { type: 'boolean' },
-        'no-dedupe': { type: 'boolean' },
+        dedupe: { type: 'boolean' },
         seed: { type: 'string' },
         jitter: { type: 'string' },
         contract: { type: 'string' },
+        validate: { type: 'string' },
       },
     }));
   } catch (err) {
@@ -98,8 +99,9 @@ export function parseSimulatorArgs(argv: string[]): SimulatorOptions {
     }
     options.contract = values.contract;
   }
+  if (typeof values.validate === 'string') options.validate = parseValidate(values.validate);
   if (values.unauthorized) options.unauthorized = true;
-  if (values['no-dedupe']) options.dedupe = false;
+  if (values.dedupe) options.dedupe = true;
   if (typeof values.seed === 'string') options.seed = values.seed;
   if (values.tls) {
     options.tls = {
@@ -111,4 +113,14 @@ export function parseSimulatorArgs(argv: string[]): SimulatorOptions {
     throw new UsageError('--cert, --key and --ca need --tls');
   }
   return options as SimulatorOptions;
+}
+
+/** `--validate xsd|own|sample:N`. */
+function parseValidate(raw: string): SimulatorOptions['validate'] {
+  if (raw === 'xsd' || raw === 'own') return raw;
+  const sample = /^sample:([1-9][0-9]{0,6})$/.exec(raw);
+  if (sample) return { sampleEvery: Number(sample[1]) };
+  throw new UsageError(
+    `--validate must be xsd, own or sample:N (N a whole number from 1), not "${raw.slice(0, 40)}"`,
+  );
 }

@@ -3,13 +3,13 @@ import type { contractNames } from '../delivery/contract.js';
 
 /** Settings that can change while the simulator runs (setOptions, POST /__options). */
 export interface LiveOptions {
-  /** Share of personnummer answered "not an active 1177 user" (resultCode ERROR). Default 0. */
+  /** Share of personnummer answered INFO "no 1177 account". Default 0. */
   unreachableShare: number;
-  /** Of those unreachable, the share answered "login blocked" instead. Default 0.25. */
+  /** Of those unreachable, the share answered INFO "account locked" instead. Default 0.25. */
   loginBlockedShare: number;
-  /** Share of personnummer answered IllegalArgument. Default 0. */
+  /** Share of personnummer answered ERROR (a logical error). Default 0. */
   rejectedShare: number;
-  /** Share of calls answered HTTP 503 with an Unavailable fault. Default 0. */
+  /** Share of calls answered with a SOAP Fault and HTTP 500 (a technical error). Default 0. */
   errorRate: number;
   /** Share of calls never answered: the socket is held `timeoutMs`, then closed. Default 0. */
   timeoutRate: number;
@@ -33,7 +33,11 @@ export interface LiveOptions {
   maxRate: number | undefined;
   /** Every call gets HTTP 403 with an Unauthorized fault. Default false. */
   unauthorized: boolean;
-  /** A resend of a known message identity is answered as before and counted as a duplicate, not accepted again. Default true. */
+  /**
+   * A resend of a known message identity is answered as before and counted as
+   * a duplicate, not stored again. Default false: the platform does not
+   * de-duplicate (businessObjectId threads a resend under the first message).
+   */
   dedupe: boolean;
 }
 
@@ -68,6 +72,15 @@ export interface SimulatorOptions extends Partial<LiveOptions> {
   now?: () => number;
   /** Source of [0,1) for fault injection. Default: a PRNG seeded from `seed`. */
   random?: () => number;
+  /** The folder of the published XSDs. Default: resolveXsdDir() (INBOX_XSD_DIR, else ../shared/contracts/mvk-inbox-2 when present). */
+  xsdDir?: string;
+  /**
+   * How requests are validated: `xsd` (default when the schema folder is
+   * found: every new envelope shape against the published XSD), `own` (the
+   * simulator's own validator only), or `{ sampleEvery: N }` (the XSD on
+   * every Nth new shape, for benchmarks).
+   */
+  validate?: 'xsd' | 'own' | { sampleEvery: number };
 }
 
 export const defaultLiveOptions: LiveOptions = Object.freeze({
@@ -86,7 +99,7 @@ export const defaultLiveOptions: LiveOptions = Object.freeze({
   down: false,
   maxRate: undefined,
   unauthorized: false,
-  dedupe: true,
+  dedupe: false,
 });
 
 const share = z.number().min(0).max(1);

@@ -22,30 +22,41 @@ function response(contract: InboxContract, inner: string): string {
   );
 }
 
-/** resultCode OK with the stored case. */
-export function okReply(contract: InboxContract, caseId: string): string {
+/** resultCode OK. The published producer returns no message (no case id) for AddMessage. */
+export function okReply(contract: InboxContract): string {
+  return response(contract, '<ns2:resultCode>OK</ns2:resultCode>');
+}
+
+/**
+ * resultCode INFO: done with a remark to show. For AddMessage, INFO is how
+ * the producer says the resident has no 1177 account, or a locked one.
+ */
+export function infoReply(contract: InboxContract, text: string): string {
   return response(
     contract,
-    `<ns2:message><ns3:id>${escapeXml(caseId)}</ns3:id></ns2:message><ns2:resultCode>OK</ns2:resultCode>`,
+    `<ns2:resultCode>INFO</ns2:resultCode><ns2:resultText>${escapeXml(text)}</ns2:resultText>`,
   );
 }
 
-/** resultCode ERROR; `code` leads resultText as `Code: text`, the way the client reads error codes. */
-export function errorReply(contract: InboxContract, code: string, text: string): string {
+/** resultCode ERROR: a logical error, not stored; resultText is prose meant for display. */
+export function errorReply(contract: InboxContract, text: string): string {
   return response(
     contract,
-    `<ns2:resultCode>ERROR</ns2:resultCode><ns2:resultText>${escapeXml(`${code}: ${text}`)}</ns2:resultText>`,
+    `<ns2:resultCode>ERROR</ns2:resultCode><ns2:resultText>${escapeXml(text)}</ns2:resultText>`,
   );
 }
+
+/** The Swedish texts the simulator answers with (the real producer's wording is not published). */
+export const replyTexts = {
+  'no-account': 'Invånaren har inget konto i 1177 och kan inte ta emot meddelanden där.',
+  locked: 'Invånarens konto i 1177 är spärrat.',
+  'logical-error': 'Meddelandet kunde inte tas emot: mottagaren saknas i folkbokföringen.',
+  sourceSystemMissing: 'sourceSystem måste anges när notify är true.',
+} as const;
 
 /** A SOAP 1.1 Fault with FaultInfo { message }. */
-export function faultReply(
-  contract: InboxContract,
-  faultCode: 'Client' | 'Server',
-  code: string,
-  text: string,
-): string {
-  const message = escapeXml(`${code}: ${text}`);
+export function faultReply(contract: InboxContract, faultCode: 'Client' | 'Server', text: string): string {
+  const message = escapeXml(text);
   return (
     head(contract) +
     `<S:Fault><faultcode>S:${faultCode}</faultcode><faultstring>${message}</faultstring>` +
@@ -71,20 +82,22 @@ export function faultAnswer(
     case 'unauthorized':
       return {
         status: 403,
-        body: faultReply(
-          contract,
-          'Client',
-          'Unauthorized',
-          'the caller is not authorised for this logical address',
-        ),
+        body: faultReply(contract, 'Client', 'the caller is not authorised for this service'),
         headers: {},
         counter: 'unauthorized',
       };
     case 'outage':
-    case 'unavailable':
       return {
         status: 503,
-        body: faultReply(contract, 'Server', 'Unavailable', 'the inbox is temporarily unavailable'),
+        body: faultReply(contract, 'Server', 'the inbox is temporarily unavailable'),
+        headers: {},
+        counter: 'unavailable',
+      };
+    case 'unavailable':
+      // TKB: a technical error is a SOAP Fault ("generellt undantag"), with HTTP 500.
+      return {
+        status: 500,
+        body: faultReply(contract, 'Server', 'technical error in the inbox service'),
         headers: {},
         counter: 'unavailable',
       };
@@ -92,7 +105,7 @@ export function faultAnswer(
     case 'retry-after':
       return {
         status: 429,
-        body: faultReply(contract, 'Server', 'Unavailable', 'too many requests'),
+        body: faultReply(contract, 'Server', 'too many requests'),
         headers: { 'retry-after': fault.kind === 'over-rate' ? '1' : String(live.retryAfterSeconds) },
         counter: 'rateLimited',
       };

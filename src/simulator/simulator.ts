@@ -10,17 +10,22 @@ import type { TLSSocket } from 'node:tls';
 import { type InboxContract, resolveContract } from '../delivery/contract.js';
 import { createRateWindow, delayMs, type InjectedFault, pickFault, type RateWindow } from './faults.js';
 import { type LiveOptions, liveOptionsOf, mergeLiveOptions, type SimulatorOptions } from './options.js';
-import { errorReply, faultAnswer, faultReply, okReply } from './replies.js';
+import { errorReply, faultAnswer, faultReply, infoReply, okReply, replyTexts } from './replies.js';
 import { createStore, type ReceivedMessage, type SimulatorStats, type Store } from './store.js';
 import { json, MAX_BODY_BYTES, readBody, routeTestAid } from './test-aids.js';
 import { createRequestValidator, type RequestValidator } from './validate-request.js';
-import { seededRandom, verdictFor } from './verdict.js';
+import { seededRandom, type Verdict, verdictFor } from './verdict.js';
+import { type AddMessageSchema, loadAddMessageSchema } from './xsd.js';
+import { resolveXsdDir } from './xsd-dir.js';
 
 /**
- * A stand-in for the 1177 inbox: answers AddMessage over HTTP(S) on
- * 127.0.0.1, validates every request against the contract, decides each
- * personnummer's answer by a keyed hash, injects faults on demand and counts
- * what it received. Never logs a personnummer.
+ * A stand-in for the 1177 inbox, as the published producer behaves: answers
+ * AddMessage over HTTP(S) on 127.0.0.1, validates the AddMessage element of
+ * every request against the published XSD (or its own validator when the
+ * schema folder is absent), answers OK, INFO (no account, or a locked one) or
+ * ERROR per personnummer by a keyed hash, SOAP Faults for technical errors,
+ * stores a resend again as the platform does, injects faults on demand and
+ * counts what it received. Never logs a personnummer.
  */
 export interface Simulator {
   /** Listens on 127.0.0.1; resolves with the endpoint URL (`INBOX_URL`). */
@@ -35,7 +40,28 @@ export interface Simulator {
   options(): LiveOptions;
   /** Everything received, one entry per message identity (in-process only). */
   received(): ReceivedMessage[];
+  /** How requests are validated: the published XSD (and where from), or the simulator's own validator. */
+  readonly validation: ValidationMode;
   readonly url: string | undefined;
+}
+
+export type ValidationMode =
+  | { kind: 'xsd'; dir: string; sampleEvery: number }
+  | { kind: 'own'; reason: string };
+
+/** How to validate: the schema folder, when found and validation by it is not turned off. */
+function chooseValidation(opts: SimulatorOptions): ValidationMode {
+  if (opts.validate === 'own') return { kind: 'own', reason: 'asked for (--validate own)' };
+  const dir = opts.xsdDir ?? resolveXsdDir();
+  if (!dir) {
+    return {
+      kind: 'own',
+      reason:
+        'the published schema folder was not found (set INBOX_XSD_DIR, default ../shared/contracts/mvk-inbox-2)',
+    };
+  }
+  const sampleEvery = typeof opts.validate === 'object' ? opts.validate.sampleEvery : 1;
+  return { kind: 'xsd', dir, sampleEvery };
 }
 
 const XML = { 'content-type': 'text/xml; charset=utf-8' } as const;
@@ -44,7 +70,7 @@ class InboxSimulator implements Simulator {
   private server: Server | undefined;
   private live: LiveOptions;
   private readonly contract: InboxContract;
-  private readonly validate: RequestValidator;
+  private validate: RequestValidator;
   private readonly seed: string;
   private readonly path: string;
   private readonly now: () => number;
@@ -55,12 +81,15 @@ class InboxSimulator implements Simulator {
   private startedAtMs = 0;
   private stopped = false;
   private readonly checksCert: boolean;
+  private schema: AddMessageSchema | undefined;
+  readonly validation: ValidationMode;
   url: string | undefined;
 
   constructor(private readonly opts: SimulatorOptions) {
     this.live = liveOptionsOf(opts);
     this.contract = resolveContract(opts.contract ?? 'mvk-inbox-2');
-    this.validate = createRequestValidator(this.contract);
+    this.validation = chooseValidation(opts);
+    this.validate = this.createValidator();
     this.seed = opts.seed ?? 'utskick-simulator';
     this.path = opts.path ?? '/inbox';
     this.now = opts.now ?? Date.now;
@@ -68,8 +97,18 @@ class InboxSimulator implements Simulator {
     this.checksCert = opts.tls ? (opts.tls.requestCert ?? opts.tls.ca !== undefined) : false;
   }
 
+  /** The schema (WebAssembly memory, freed on stop) is loaded per start. */
+  private createValidator(): RequestValidator {
+    const v = this.validation;
+    this.schema = v.kind === 'xsd' ? loadAddMessageSchema(v.dir) : undefined;
+    return createRequestValidator(this.contract, {
+      ...(this.schema ? { schema: this.schema, sampleEvery: v.kind === 'xsd' ? v.sampleEvery : 1 } : {}),
+    });
+  }
+
   async start(): Promise<{ url: string }> {
     if (this.url) return { url: this.url };
+    if (!this.schema && this.validation.kind === 'xsd') this.validate = this.createValidator();
     const handler = (req: IncomingMessage, res: ServerResponse) => this.route(req, res);
     const tls = this.opts.tls;
     const server: Server = tls
@@ -111,6 +150,8 @@ class InboxSimulator implements Simulator {
     const server = this.server;
     this.server = undefined;
     this.url = undefined;
+    this.schema?.dispose();
+    this.schema = undefined;
     if (!server) return;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeAllConnections();
@@ -216,11 +257,7 @@ class InboxSimulator implements Simulator {
     if (this.checksCert && !(req.socket as TLSSocket).authorized) {
       this.store.fault('unauthorized');
       const why = (req.socket as TLSSocket).authorizationError ?? 'no certificate';
-      return this.reply(
-        res,
-        403,
-        faultReply(this.contract, 'Client', 'Unauthorized', `client certificate refused (${why})`),
-      );
+      return this.reply(res, 403, faultReply(this.contract, 'Client', `client certificate refused (${why})`));
     }
     const fault = pickFault(live, arrivedAt - this.startedAtMs, arrivedAt, this.window, this.random);
     if (fault?.kind === 'timeout') {
@@ -235,34 +272,38 @@ class InboxSimulator implements Simulator {
 
     const checked = this.validate(body, req.headers.soapaction as string | undefined);
     if (!checked.ok) {
+      // A schema violation is answered as the producer's stack does: a SOAP Fault naming it.
       this.store.invalid();
-      return this.reply(res, 500, faultReply(this.contract, 'Client', 'IllegalArgument', checked.reason));
+      return this.reply(res, 500, faultReply(this.contract, 'Client', checked.reason));
     }
-    const verdict = verdictFor(this.seed, checked.subjectOfCareId, live);
-    const { entry } = this.store.record(
-      checked.messageId,
-      checked.subjectOfCareId,
+    const request = checked.request;
+    // TKB: sourceSystem is required when notify is true; a logical error, not stored.
+    const sourceSystemMissing = request.notify && !request.sourceSystem?.trim();
+    const verdict: Verdict = sourceSystemMissing
+      ? 'logical-error'
+      : verdictFor(this.seed, request.subjectOfCareId, live);
+    const { entry } = this.store.record({
+      messageId: request.businessObjectId,
+      subjectOfCareId: request.subjectOfCareId,
       verdict,
-      live.dedupe,
-      arrivedAt,
-    );
+      dedupe: live.dedupe,
+      nowMs: arrivedAt,
+      ...(request.headerText !== undefined ? { headerText: request.headerText } : {}),
+      ...(request.msg !== undefined ? { msg: request.msg } : {}),
+    });
     const c = this.contract;
     switch (entry.verdict) {
       case 'ok':
-        return this.reply(res, 200, okReply(c, entry.caseId ?? 'case'));
-      case 'not-active-user':
+        return this.reply(res, 200, okReply(c));
+      case 'no-account':
+        return this.reply(res, 200, infoReply(c, replyTexts['no-account']));
+      case 'locked':
+        return this.reply(res, 200, infoReply(c, replyTexts.locked));
+      case 'logical-error':
         return this.reply(
           res,
           200,
-          errorReply(c, 'NotActiveUser', 'the resident is not an active 1177 user'),
-        );
-      case 'login-blocked':
-        return this.reply(res, 200, errorReply(c, 'LoginBlocked', "the resident's 1177 login is blocked"));
-      case 'illegal-argument':
-        return this.reply(
-          res,
-          200,
-          errorReply(c, 'IllegalArgument', 'the platform does not accept this subjectOfCareId'),
+          errorReply(c, sourceSystemMissing ? replyTexts.sourceSystemMissing : replyTexts['logical-error']),
         );
     }
   }

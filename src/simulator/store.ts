@@ -16,8 +16,9 @@ export interface ReceivedMessage {
   masked: string;
   verdict: Verdict;
   outcome: CallOutcome;
-  /** Set when answered OK. */
-  caseId?: string;
+  /** What the resident sees, for a stored (OK) message: the heading and the decoded msg (the DocBook document). */
+  headerText?: string;
+  msg?: string;
   firstAtMs: number;
   lastAtMs: number;
   /** Requests carrying this identity (1 = no resend). */
@@ -30,13 +31,13 @@ export type FaultKind = (typeof faultKinds)[number];
 export interface SimulatorStats {
   /** Every POST to the endpoint. */
   requests: number;
-  /** Distinct message identities answered OK (without dedupe: every OK answer). */
+  /** Messages stored (answered OK). Without --dedupe every OK answer stores one, a resend included, as the platform does. */
   accepted: number;
-  /** Requests repeating a known message identity. */
+  /** Requests repeating a known message identity (businessObjectId) for the same resident. */
   duplicates: number;
-  /** Distinct identities answered not-active / login-blocked. */
+  /** Identities answered INFO (no account, or a locked one). */
   unreachable: number;
-  /** Distinct identities answered IllegalArgument. */
+  /** Identities answered ERROR (a logical error). */
   rejected: number;
   /** Injected faults (503, 429, 403, held sockets), the sum of the four below. */
   faults: number;
@@ -52,18 +53,25 @@ export interface SimulatorStats {
   histogram: Record<string, number>;
 }
 
+/** One validated call, as the store keeps it. */
+export interface RecordedCall {
+  /** businessObjectId; a call without one gets an identity of its own. */
+  messageId: string | undefined;
+  subjectOfCareId: string;
+  verdict: Verdict;
+  /** Answer a resend as before and store nothing (an experiment: the platform does not). */
+  dedupe: boolean;
+  nowMs: number;
+  headerText?: string;
+  msg?: string;
+}
+
 export interface Store {
   fault(kind: FaultKind): void;
   invalid(): void;
   request(): void;
   /** Records a validated call; returns the entry to answer from and whether it was a resend. */
-  record(
-    messageId: string,
-    subjectOfCareId: string,
-    verdict: Verdict,
-    dedupe: boolean,
-    nowMs: number,
-  ): { entry: ReceivedMessage; duplicate: boolean };
+  record(call: RecordedCall): { entry: ReceivedMessage; duplicate: boolean };
   stats(): SimulatorStats;
   received(): ReceivedMessage[];
   reset(): void;
@@ -90,7 +98,17 @@ function emptyStats(): SimulatorStats {
 export function createStore(): Store {
   let stats = emptyStats();
   let entries = new Map<string, ReceivedMessage>();
-  let caseCounter = 0;
+  let anonymous = 0;
+  // A campaign sends one text to many residents: keep each distinct text once.
+  let texts = new Map<string, string>();
+  const intern = (t: string | undefined) => {
+    if (t === undefined) return undefined;
+    const known = texts.get(t);
+    if (known !== undefined) return known;
+    if (texts.size > 10_000) texts = new Map();
+    texts.set(t, t);
+    return t;
+  };
 
   function count(verdict: Verdict, nowMs: number): void {
     const outcome = outcomeOfVerdict[verdict];
@@ -113,23 +131,29 @@ export function createStore(): Store {
       stats.faults++;
       stats[kind]++;
     },
-    record(messageId, subjectOfCareId, verdict, dedupe, nowMs) {
+    record(call) {
+      const { subjectOfCareId, verdict, nowMs } = call;
+      const messageId = call.messageId ?? `(none).${++anonymous}`;
       const existing = entries.get(messageId);
       if (existing) {
         stats.duplicates++;
         existing.count++;
         existing.lastAtMs = nowMs;
         if (existing.subjectOfCareId !== subjectOfCareId) stats.conflicts++;
-        if (!dedupe) count(verdict, nowMs);
+        if (!call.dedupe) count(verdict, nowMs);
         return { entry: existing, duplicate: true };
       }
+      const stored = verdict === 'ok';
+      const headerText = stored ? intern(call.headerText) : undefined;
+      const msg = stored ? intern(call.msg) : undefined;
       const entry: ReceivedMessage = {
         messageId,
         subjectOfCareId,
         masked: maskPersonnummer(subjectOfCareId),
         verdict,
         outcome: outcomeOfVerdict[verdict],
-        ...(verdict === 'ok' ? { caseId: `case-${++caseCounter}` } : {}),
+        ...(headerText !== undefined ? { headerText } : {}),
+        ...(msg !== undefined ? { msg } : {}),
         firstAtMs: nowMs,
         lastAtMs: nowMs,
         count: 1,
@@ -143,7 +167,8 @@ export function createStore(): Store {
     reset() {
       stats = emptyStats();
       entries = new Map();
-      caseCounter = 0;
+      texts = new Map();
+      anonymous = 0;
     },
   };
 }

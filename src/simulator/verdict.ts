@@ -6,14 +6,15 @@ import type { CallOutcome } from '../delivery/types.js';
  * hash of the number, so the same number always gets the same answer (across
  * resends, restarts and processes) while the shares hold over many numbers.
  */
-export const verdicts = ['ok', 'not-active-user', 'login-blocked', 'illegal-argument'] as const;
+export const verdicts = ['ok', 'no-account', 'locked', 'logical-error'] as const;
 export type Verdict = (typeof verdicts)[number];
 
-export const outcomeOfVerdict: Record<Verdict, CallOutcome> = {
+/** As the published producer answers: OK, INFO (no account or a locked one), ERROR (a logical error). */
+export const outcomeOfVerdict: Record<Verdict, Exclude<CallOutcome, 'uncertain'>> = {
   ok: 'delivered',
-  'not-active-user': 'unreachable',
-  'login-blocked': 'unreachable',
-  'illegal-argument': 'rejected',
+  'no-account': 'unreachable',
+  locked: 'unreachable',
+  'logical-error': 'rejected',
 };
 
 /** HMAC-SHA256(seed, pnr) as a number in [0,1). */
@@ -36,9 +37,9 @@ export interface VerdictShares {
 export function verdictFor(seed: string, subjectOfCareId: string, shares: VerdictShares): Verdict {
   const u = hashShare(seed, subjectOfCareId);
   if (u < shares.unreachableShare) {
-    return u < shares.unreachableShare * shares.loginBlockedShare ? 'login-blocked' : 'not-active-user';
+    return u < shares.unreachableShare * shares.loginBlockedShare ? 'locked' : 'no-account';
   }
-  if (u < shares.unreachableShare + shares.rejectedShare) return 'illegal-argument';
+  if (u < shares.unreachableShare + shares.rejectedShare) return 'logical-error';
   return 'ok';
 }
 

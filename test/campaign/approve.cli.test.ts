@@ -13,7 +13,7 @@ import type { EnqueueResult } from '../../src/queue/enqueue.js';
 import { createKeys } from '../../src/queue/keys.js';
 import { activateUnit } from '../../src/queue/units.js';
 import { recipientText } from '../helpers/archives.js';
-import { makeCampaign, tempDir, testDataKey, testUnit } from '../helpers/campaign.js';
+import { makeCampaign, tempDir, testDataKey, testSourceSystem, testUnit } from '../helpers/campaign.js';
 import { runScript } from '../helpers/cli.js';
 import { syntheticList } from '../helpers/personnummer.js';
 import { connect, deletePrefix, redisUrl, uniquePrefix } from '../helpers/redis.js';
@@ -32,7 +32,12 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const env = { REDIS_URL: redisUrl(), UTSKICK_PREFIX: prefix, UTSKICK_DATA_KEY: testDataKey };
+const env = {
+  REDIS_URL: redisUrl(),
+  UTSKICK_PREFIX: prefix,
+  UTSKICK_DATA_KEY: testDataKey,
+  INBOX_SOURCE_SYSTEM: testSourceSystem,
+};
 const readJson = (path: string) => JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
 
 /** A campaign file as a case handler writes it: no defaults filled in, maybe an old approval. */
@@ -63,7 +68,7 @@ describe.concurrent('approve CLI', { timeout: 120_000 }, () => {
     const campaign = parseCampaign(after, path);
     const approval = after.approval as Record<string, string>;
     expect(approval.approvedBy).toBe('Kommunikatör Test');
-    expect(approval.contentSha256).toBe(contentSha256(campaign.message));
+    expect(approval.contentSha256).toBe(contentSha256(campaign));
     expect(approval.platformApprovalRef).toBeUndefined();
     const at = Date.parse(approval.approvedAt!);
     expect(at).toBeGreaterThanOrEqual(startedMs - 1000);
@@ -72,8 +77,12 @@ describe.concurrent('approve CLI', { timeout: 120_000 }, () => {
     const { approval: _old, ...rest } = before;
     const { approval: _new, ...restAfter } = after;
     expect(restAfter).toEqual(rest);
+    // The communicator sees the message as the resident will, then the approval.
     expect(approved.stdout).toBe(
-      `approved ${campaign.id} by Kommunikatör Test at ${approval.approvedAt} (content sha256 ${approval.contentSha256!.slice(0, 12)}…)\n`,
+      'The message as the resident will see it in 1177:\n\n' +
+        '  | Meddelande — Provsvar\n  | =====================\n  |\n  | Ditt provsvar finns i 1177.\n  |\n' +
+        '  | Avsändare Test, Verksamhetschef, Region Test – Vårdcentralen Test\n\n' +
+        `approved ${campaign.id} by Kommunikatör Test at ${approval.approvedAt} (content sha256 ${approval.contentSha256!.slice(0, 12)}…)\n`,
     );
 
     const numbers = syntheticList(3, 90_000);
@@ -102,12 +111,39 @@ describe.concurrent('approve CLI', { timeout: 120_000 }, () => {
     expect(refused.stderr.trim().split('\n')).toHaveLength(1);
     expect(refused.stderr).toContain(`campaign ${campaign.id} cannot be sent`);
     expect(refused.stderr).toContain(
-      `message.subject or message.body changed after Kommunikatör Test approved it at ${approval.approvedAt}`,
+      `the message (subject, body, inbox title, or the sender and unit in its signature) changed after Kommunikatör Test approved it at ${approval.approvedAt}`,
     );
     for (const n of numbers) {
       for (const out of [approved, enqueued, refused])
         expect(`${out.stdout}${out.stderr}`).not.toContain(n.slice(2));
     }
+  });
+
+  it('--preview prints the rendered message (sections, term/value lists, links) and writes nothing', async () => {
+    const body =
+      'Du erbjuds vaccination.\n\n## Så bokar du\n\nBoka på [1177](https://www.1177.se).\n\n- Telefon: 018-611 00 00\n- Öppet: vardagar';
+    const path = campaignFile('preview.json', {
+      message: { subject: 'Vaccination', body, inboxTitle: 'Erbjudande', notify: true },
+    });
+    const before = readFileSync(path, 'utf8');
+    const shown = await runScript('approve', [path, '--preview'], { env, timeoutMs: 45_000 });
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toContain('  | Erbjudande — Vaccination');
+    expect(shown.stdout).toContain('  | Så bokar du');
+    expect(shown.stdout).toContain('  | Boka på 1177 <https://www.1177.se>.');
+    expect(shown.stdout).toContain('  | Telefon: 018-611 00 00');
+    expect(readFileSync(path, 'utf8')).toBe(before);
+  });
+
+  it('refuses a body the inbox cannot show, naming the line, and writes nothing', async () => {
+    const body = 'Hej.\n\n### För djup rubrik\n\nText.';
+    const path = campaignFile('deep.json', { message: { subject: 'S', body, notify: true } });
+    const before = readFileSync(path, 'utf8');
+    const refused = await runScript('approve', [path, '--by', 'K'], { env, timeoutMs: 45_000 });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+    expect(refused.stderr).toContain('message.body: line 3: only one heading level');
+    expect(readFileSync(path, 'utf8')).toBe(before);
   });
 
   it('--platform-ref is written for a region-wide mailing', async () => {

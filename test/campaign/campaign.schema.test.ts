@@ -143,13 +143,21 @@ describe('parseCampaign: every error names its field', () => {
 });
 
 describe('approval', () => {
-  it('an approved campaign passes; the hash covers exactly subject and body', () => {
+  it('an approved campaign passes; the hash covers what the resident sees: heading, text, inbox title, signature', () => {
     const c = makeCampaign();
     expect(checkApproval(c)).toEqual({ ok: true });
-    expect(contentSha256({ subject: 'a|b', body: 'c' })).not.toBe(
-      contentSha256({ subject: 'a', body: 'b|c' }),
+    const parties = { sender: c.sender, unit: c.unit };
+    expect(contentSha256({ message: { subject: 'a|b', body: 'c' }, ...parties })).not.toBe(
+      contentSha256({ message: { subject: 'a', body: 'b|c' }, ...parties }),
     );
-    expect(contentSha256(c.message)).toMatch(/^[0-9a-f]{64}$/);
+    const hash = contentSha256(c);
+    expect(hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(contentSha256({ ...c, message: { ...c.message, inboxTitle: 'Provsvar' } })).not.toBe(hash);
+    expect(contentSha256({ ...c, sender: { ...c.sender, title: 'Chefläkare' } })).not.toBe(hash);
+    expect(contentSha256({ ...c, unit: { ...c.unit, telephone: '018-611 00 00' } })).not.toBe(hash);
+    // Not shown to the resident: the orderer does not need a new approval.
+    const { orderer: _o, ...withoutOrderer } = c;
+    expect(contentSha256(withoutOrderer)).toBe(hash);
   });
 
   it('no approval block: not approved, saying how to approve', () => {
@@ -168,7 +176,9 @@ describe('approval', () => {
     const check = checkApproval(c);
     expect(check.ok).toBe(false);
     const reason = check.ok ? '' : check.reason;
-    expect(reason).toContain('message.subject or message.body changed after Kommunikatör Test approved it');
+    expect(reason).toContain(
+      'the message (subject, body, inbox title, or the sender and unit in its signature) changed after Kommunikatör Test approved it',
+    );
     expect(reason).toContain('approval.contentSha256');
   });
 
@@ -191,7 +201,7 @@ describe('approval', () => {
     const c = parseCampaign(withField('message.body', 'Ändrad.'), SOURCE);
     expect(() => assertApproved(c, SOURCE)).toThrow(CampaignError);
     expect(() => assertApproved(c, SOURCE)).toThrow(
-      /^kampanj\.json: campaign influensa-2026 cannot be sent: message\.subject or message\.body changed/,
+      /^kampanj\.json: campaign influensa-2026 cannot be sent: the message \(subject, body, inbox title, or the sender and unit in its signature\) changed/,
     );
   });
 });

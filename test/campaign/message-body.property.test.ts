@@ -74,7 +74,7 @@ const anySignature = fc.oneof(fc.constant(''), fc.string({ unit: codeUnit, maxLe
 const controlOtherThanLf = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\ufffe\uffff]|\p{Cs}/u;
 
 /** The tags the HTML card writes; attribute values are escaped, so never hold < or >. */
-const cardTag = /<\/?(?:article|header|p|h2|h3|div|section|dl|dt|dd|a)(?:\s[^<>]*)?>/g;
+const cardTag = /<\/?(?:article|header|p|h2|h3|div|section|dl|dt|dd|span)(?:\s[^<>]*)?>/g;
 
 describe('message body properties', () => {
   it('any body and signature render inside the DocBook subset', () => {

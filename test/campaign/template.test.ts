@@ -35,7 +35,7 @@ describe('message templates', () => {
     const approval = {
       approvedBy: 'K',
       approvedAt: '2026-11-01T08:00:00+01:00',
-      contentSha256: contentSha256(rendered),
+      contentSha256: contentSha256({ message: rendered, sender: t.raw.sender, unit: t.raw.unit }),
     };
     await writeFile(t.path, JSON.stringify({ ...t.raw, approval }));
     const campaign = await loadApprovedCampaign(t.path);
@@ -56,7 +56,11 @@ describe('message templates', () => {
     const approval = {
       approvedBy: 'K',
       approvedAt: '2026-11-01T08:00:00+01:00',
-      contentSha256: contentSha256({ subject: 'Provsvar', body: 'Text gammal' }),
+      contentSha256: contentSha256({
+        message: { subject: 'Provsvar', body: 'Text gammal' },
+        sender: t.raw.sender,
+        unit: t.raw.unit,
+      }),
     };
     await writeFile(t.path, JSON.stringify({ ...t.raw, approval }));
     await expect(loadApprovedCampaign(t.path)).rejects.toThrow(CampaignError);

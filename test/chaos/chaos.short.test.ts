@@ -20,7 +20,7 @@ function consistent(): CheckInput {
   const received: ReceivedEntry[] = ids.map((messageId, i) => ({
     messageId,
     subjectHash: `h${i}`,
-    verdict: states[i] === 'delivered' ? 'ok' : 'not-active-user',
+    verdict: states[i] === 'delivered' ? 'ok' : 'no-account',
     outcome: states[i] === 'delivered' ? 'delivered' : 'unreachable',
     count: 1,
   }));
@@ -30,9 +30,9 @@ function consistent(): CheckInput {
     slots: new Map(ids.map((id, i) => [id, states[i]!])),
     counts: { delivered: 3, unreachable: 1, rejected: 0, failed: 0, uncertain: 0, cancelled: 0 },
     received,
-    dedupe: true,
     parkMode: false,
     uncertainBound: 0,
+    duplicateBound: 0,
     jobsLeft: 0,
     invalidRequests: 0,
     conflicts: 0,
@@ -66,11 +66,12 @@ describe('chaos checks (the verdict must be able to fail)', () => {
     expect(r.ok).toBe(false);
   });
 
-  it('counts a recipient accepted twice without de-duplication, or under two identities', () => {
-    const noDedupe = consistent();
-    noDedupe.dedupe = false;
-    noDedupe.received[1]!.count = 2;
-    expect(checkScenario(noDedupe).acceptedTwice).toBe(1);
+  it('counts a recipient stored twice (a resend of its identity, or under two identities), failing above the bound', () => {
+    const resent = consistent();
+    resent.received[1]!.count = 2;
+    expect(checkScenario(resent)).toMatchObject({ acceptedTwice: 1, ok: false });
+    resent.duplicateBound = 1;
+    expect(checkScenario(resent)).toMatchObject({ acceptedTwice: 1, ok: true });
     const twoIds = consistent();
     twoIds.received[1]!.subjectHash = 'h0';
     expect(checkScenario(twoIds).acceptedTwice).toBe(1);
@@ -104,7 +105,9 @@ describe('chaos checks (the verdict must be able to fail)', () => {
 });
 
 describe('npm run chaos -- --short (real workers, a private Redis, the simulator)', () => {
-  it('loses nobody and accepts nobody twice in any scenario', { timeout: 420_000 }, async () => {
+  it('loses nobody; nobody is accepted twice in park mode, in resend mode at most the calls in flight at a crash', {
+    timeout: 420_000,
+  }, async () => {
     const json = join(dir, 'chaos.json');
     // Its own process group, so a timeout can take down the harness with every child it started.
     const child = spawn(
@@ -142,12 +145,15 @@ describe('npm run chaos -- --short (real workers, a private Redis, the simulator
       'inbox-down',
       'flaky-inbox',
       'rolling-restart',
-      'park-no-dedupe',
+      'park-kill',
+      'park-redis-restart',
     ]);
     for (const s of summary.scenarios) {
       expect(s.recipients, s.name).toBe(2000);
       expect(s.lost, s.name).toBe(0);
-      expect(s.acceptedTwice, s.name).toBe(0);
+      // The simulator stores every resend, as the platform does.
+      expect(s.acceptedTwice, s.name).toBeLessThanOrEqual(s.duplicateBound);
+      if (s.name.startsWith('park-')) expect(s.acceptedTwice, s.name).toBe(0);
       expect(s.mismatched, s.name).toBe(0);
       expect(s.deadLettered, s.name).toBe(0);
       expect(s.uncertain, s.name).toBeLessThanOrEqual(s.uncertainBound);
@@ -158,8 +164,10 @@ describe('npm run chaos -- --short (real workers, a private Redis, the simulator
     const byName = new Map(summary.scenarios.map((s) => [s.name, s]));
     // The chaos did happen.
     expect(byName.get('worker-kill')!.kills).toBe(3);
-    expect(byName.get('park-no-dedupe')!.kills).toBe(2);
-    expect(byName.get('park-no-dedupe')!.resends).toBe(0);
+    expect(byName.get('park-kill')!.kills).toBe(2);
+    expect(byName.get('park-kill')!.resends).toBe(0);
+    expect(byName.get('park-redis-restart')!.redisCrashes).toBe(1);
+    expect(byName.get('park-redis-restart')!.resends).toBe(0);
     expect(byName.get('redis-restart')!.events.some((e) => e.includes('redis-server SIGKILLed'))).toBe(true);
     expect(
       byName.get('rolling-restart')!.events.filter((e) => /SIGTERM worker \d+ .*exit 0/.test(e)),

@@ -15,11 +15,11 @@ import { type StartedSimulator, startSimulator } from '../helpers/simulator.js';
 const outcomeTable = loadOutcomeTable(defaultOutcomeTablePath());
 const spec: MessageSpec = {
   campaignId: 'camp-1',
-  subject: 'Kallelse',
-  body: 'Välkommen på besök.',
+  message: { subject: 'Kallelse', body: 'Välkommen på besök.', signature: 'Vårdcentralen Norr' },
   notify: true,
   unit: { hsaId: 'SE2321000016-A1B2', name: 'Vårdcentralen Norr' },
 };
+const sourceSystem = 'SE2321000016-UTSK';
 
 let sim: StartedSimulator;
 const clients: InboxClient[] = [];
@@ -28,6 +28,7 @@ function client(overrides: Partial<InboxClientOptions> = {}, now?: () => number)
     {
       url: sim.url,
       logicalAddress: 'SE2321000016-7P2M',
+      sourceSystem,
       outcomeTable,
       timeoutMs: 2000,
       connections: 4,
@@ -74,6 +75,7 @@ describe('inbox client against the simulator', () => {
     const pnr = syntheticPnr(11);
     const result = await client().forCampaign(spec).send({ subjectOfCareId: pnr, messageId: 'camp-1:11' });
     expect(result).toMatchObject({ outcome: 'delivered', detail: 'OK', httpStatus: 200 });
+    expect(result.reason).toBeUndefined();
     expect(result.latencyMs).toBeGreaterThanOrEqual(0);
     const [received] = sim.simulator.received();
     expect(received).toMatchObject({
@@ -81,49 +83,74 @@ describe('inbox client against the simulator', () => {
       subjectOfCareId: pnr,
       outcome: 'delivered',
       count: 1,
+      headerText: 'Kallelse',
     });
+    // What the resident sees: the body as a DocBook article in msg.
+    expect(received?.msg).toBe(
+      '<?xml version="1.0" encoding="UTF-8"?><article><para>Välkommen på besök.</para><bibliography>Vårdcentralen Norr</bibliography></article>',
+    );
     expect(sim.stats().accepted).toBe(1);
   });
 
-  it('classifies "not an active 1177 user" and "login blocked" as unreachable', async () => {
+  it('works without a LogicalAddress header (the inbox WSDL binds none)', async () => {
+    const result = await client({ logicalAddress: undefined })
+      .forCampaign(spec)
+      .send({ subjectOfCareId: syntheticPnr(14), messageId: 'm-14' });
+    expect(result.outcome).toBe('delivered');
+    expect(sim.stats().invalid).toBe(0);
+  });
+
+  it('classifies INFO (no 1177 account, or a locked one) as unreachable, keeping the reason', async () => {
     sim.setOptions({ unreachableShare: 1, loginBlockedShare: 0 });
     const sender = client().forCampaign(spec);
     const a = await sender.send({ subjectOfCareId: syntheticPnr(1), messageId: 'm-1' });
-    expect(a).toMatchObject({ outcome: 'unreachable', httpStatus: 200 });
-    expect(a.detail).toMatch(/NotActiveUser/);
+    expect(a).toMatchObject({
+      outcome: 'unreachable',
+      httpStatus: 200,
+      reason: 'Invånaren har inget konto i 1177 och kan inte ta emot meddelanden där.',
+    });
+    expect(a.detail).toMatch(/^INFO: /);
     sim.setOptions({ loginBlockedShare: 1 });
     const b = await sender.send({ subjectOfCareId: syntheticPnr(2), messageId: 'm-2' });
-    expect(b.outcome).toBe('unreachable');
-    expect(b.detail).toMatch(/LoginBlocked/);
+    expect(b).toMatchObject({ outcome: 'unreachable', reason: 'Invånarens konto i 1177 är spärrat.' });
     expect(sim.stats()).toMatchObject({ unreachable: 2, accepted: 0 });
   });
 
-  it('classifies IllegalArgument as rejected, for an answer and for an invalid number', async () => {
+  it('classifies ERROR as rejected, with its text, after one call', async () => {
     sim.setOptions({ rejectedShare: 1 });
     const sender = client().forCampaign(spec);
     const a = await sender.send({ subjectOfCareId: syntheticPnr(3), messageId: 'm-3' });
     expect(a).toMatchObject({ outcome: 'rejected', httpStatus: 200 });
-    expect(a.detail).toMatch(/IllegalArgument/);
-    const bad = '1912121212';
-    const b = await sender.send({ subjectOfCareId: bad, messageId: 'm-4' });
-    expect(b).toMatchObject({ outcome: 'rejected', httpStatus: 500 });
-    expect(b.detail).toMatch(/IllegalArgument: AddMessage\/subjectOfCareId does not match/);
-    expect(b.detail).not.toContain(bad);
-    expect(sim.stats()).toMatchObject({ rejected: 1, invalid: 1 });
+    expect(a.reason).toMatch(/kunde inte tas emot/);
+    expect(sim.stats()).toMatchObject({ rejected: 1, requests: 1 });
   });
 
-  it('turns 503 Unavailable into a transient DeliveryError', async () => {
+  it('a request the schema refuses gets a SOAP Fault: a transient error naming the violation, not the number', async () => {
+    const bad = '1912121212';
+    const err = await rejection(client().forCampaign(spec).send({ subjectOfCareId: bad, messageId: 'm-4' }));
+    expect(err).toMatchObject({ kind: 'transient', code: 'SOAP_FAULT', httpStatus: 500 });
+    expect(err.message).toMatch(/subjectOfCareId/);
+    expect(err.message).not.toContain(bad);
+    expect(sim.stats()).toMatchObject({ invalid: 1, accepted: 0 });
+  });
+
+  it('refuses to build a notifying campaign without a source system (TKB: required when notify)', () => {
+    expect(() => client({ sourceSystem: undefined }).forCampaign(spec)).toThrow(/INBOX_SOURCE_SYSTEM/);
+    expect(() => client({ sourceSystem: undefined }).forCampaign({ ...spec, notify: false })).not.toThrow();
+  });
+
+  it('turns a technical error (SOAP Fault, HTTP 500) into a transient DeliveryError', async () => {
     sim.setOptions({ errorRate: 1 });
     const pnr = syntheticPnr(5);
     const err = await rejection(client().forCampaign(spec).send({ subjectOfCareId: pnr, messageId: 'm-5' }));
     expect(err).toMatchObject({
       kind: 'transient',
-      code: 'HTTP_503',
-      httpStatus: 503,
+      code: 'SOAP_FAULT',
+      httpStatus: 500,
       retryAfterMs: undefined,
     });
     expect(err.retryable).toBe(true);
-    expect(err.message).toMatch(/Unavailable/);
+    expect(err.message).toMatch(/technical error/);
     expect(err.message).not.toContain(pnr);
   });
 
@@ -134,7 +161,7 @@ describe('inbox client against the simulator', () => {
         .forCampaign(spec)
         .send({ subjectOfCareId: syntheticPnr(6), messageId: 'm-6' }),
     );
-    expect(err).toMatchObject({ kind: 'transient', code: 'HTTP_503' });
+    expect(err).toMatchObject({ kind: 'transient', code: 'SOAP_FAULT', httpStatus: 503 });
     expect(sim.stats().unavailable).toBe(1);
   });
 
@@ -173,7 +200,7 @@ describe('inbox client against the simulator', () => {
         .forCampaign(spec)
         .send({ subjectOfCareId: syntheticPnr(9), messageId: 'm-9' }),
     );
-    expect(err).toMatchObject({ kind: 'stop-campaign', code: 'Unauthorized', httpStatus: 403 });
+    expect(err).toMatchObject({ kind: 'stop-campaign', code: 'HTTP_403', httpStatus: 403 });
     expect(err.retryable).toBe(false);
   });
 
@@ -181,7 +208,7 @@ describe('inbox client against the simulator', () => {
     const gone = await startSimulator();
     const url = gone.url;
     await gone.stop();
-    const c = createInboxClient({ url, logicalAddress: 'SE1-X', outcomeTable, timeoutMs: 2000 });
+    const c = createInboxClient({ url, sourceSystem, outcomeTable, timeoutMs: 2000 });
     clients.push(c);
     const err = await rejection(
       c.forCampaign(spec).send({ subjectOfCareId: syntheticPnr(10), messageId: 'm-10' }),
@@ -235,14 +262,23 @@ describe('inbox client against a misbehaving gateway', () => {
     await new Promise((resolve) => server.close(resolve));
   });
 
-  it('treats an unreadable 200 as transient BAD_RESPONSE', async () => {
-    answer = { status: 200, body: '<html><body>maintenance</body></html>' };
-    const c = createInboxClient({ url, logicalAddress: 'SE1-X', outcomeTable });
+  it.each([
+    ['an unreadable 200', '<html><body>maintenance</body></html>'],
+    [
+      'resultCode "ok" in lower case',
+      '<S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/"><S:Body><r:AddMessageResponse xmlns:r="urn:mvk:crm:casemanagement:inbox:AddMessageResponder:2"><r:resultCode>ok</r:resultCode></r:AddMessageResponse></S:Body></S:Envelope>',
+    ],
+    [
+      'an unknown resultCode',
+      '<S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/"><S:Body><r:AddMessageResponse xmlns:r="urn:mvk:crm:casemanagement:inbox:AddMessageResponder:2"><r:resultCode>WARN</r:resultCode></r:AddMessageResponse></S:Body></S:Envelope>',
+    ],
+  ])('keeps the recipient uncertain on %s (the platform may have stored it; no guess)', async (_n, body) => {
+    answer = { status: 200, body };
+    const c = createInboxClient({ url, sourceSystem, outcomeTable });
     try {
-      const err = await rejection(
-        c.forCampaign(spec).send({ subjectOfCareId: syntheticPnr(1), messageId: 'x' }),
-      );
-      expect(err).toMatchObject({ kind: 'transient', code: 'BAD_RESPONSE', httpStatus: 200 });
+      const result = await c.forCampaign(spec).send({ subjectOfCareId: syntheticPnr(1), messageId: 'x' });
+      expect(result).toMatchObject({ outcome: 'uncertain', httpStatus: 200 });
+      expect(result.reason).toBeUndefined();
     } finally {
       await c.close();
     }
@@ -251,7 +287,7 @@ describe('inbox client against a misbehaving gateway', () => {
   it('treats 503 with an HTTP-date Retry-After as rate-limited, measured on the injected clock', async () => {
     const now = Date.parse('2025-03-01T10:00:00Z');
     answer = { status: 503, body: 'busy', headers: { 'retry-after': 'Sat, 01 Mar 2025 10:00:45 GMT' } };
-    const c = createInboxClient({ url, logicalAddress: 'SE1-X', outcomeTable }, { now: () => now });
+    const c = createInboxClient({ url, sourceSystem, outcomeTable }, { now: () => now });
     try {
       const err = await rejection(
         c.forCampaign(spec).send({ subjectOfCareId: syntheticPnr(1), messageId: 'x' }),
@@ -265,7 +301,7 @@ describe('inbox client against a misbehaving gateway', () => {
   it('never echoes a personnummer from the platform', async () => {
     const pnr = syntheticPnr(42);
     answer = { status: 500, body: `no such person ${pnr} or ${pnr.slice(2, 8)}-${pnr.slice(8)}` };
-    const c = createInboxClient({ url, logicalAddress: 'SE1-X', outcomeTable });
+    const c = createInboxClient({ url, sourceSystem, outcomeTable });
     try {
       const err = await rejection(c.forCampaign(spec).send({ subjectOfCareId: pnr, messageId: 'x' }));
       expect(err.message).not.toContain(pnr);

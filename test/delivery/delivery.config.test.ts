@@ -60,7 +60,14 @@ describe('loadDeliveryConfig', () => {
   it('names missing and bad variables', () => {
     const m = message(() => loadDeliveryConfig({}));
     expect(m).toMatch(/INBOX_URL/);
-    expect(m).toMatch(/INBOX_LOGICAL_ADDRESS/);
+    // The LogicalAddress header is optional: the inbox domain's WSDL binds none.
+    expect(m).not.toMatch(/INBOX_LOGICAL_ADDRESS/);
+    expect(message(() => loadDeliveryConfig({ ...insecure, INBOX_LOGICAL_ADDRESS: 'a b' }))).toMatch(
+      /INBOX_LOGICAL_ADDRESS/,
+    );
+    expect(message(() => loadDeliveryConfig({ ...insecure, INBOX_SOURCE_SYSTEM: '$$' }))).toMatch(
+      /INBOX_SOURCE_SYSTEM/,
+    );
     expect(message(() => loadDeliveryConfig({ ...insecure, INBOX_URL: 'ftp://x/inbox' }))).toMatch(
       /INBOX_URL/,
     );

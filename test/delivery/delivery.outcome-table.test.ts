@@ -14,74 +14,56 @@ const table = loadOutcomeTable(defaultOutcomeTablePath());
 const dir = mkdtempSync(join(tmpdir(), 'utskick-outcomes-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('the shipped outcome table', () => {
+describe('the shipped outcome table (the published meanings of AddMessage 2)', () => {
   it('is documented', () => {
     const json = JSON.parse(readFileSync(defaultOutcomeTablePath(), 'utf8'));
     expect(json._doc.join(' ')).toMatch(/first rule/i);
-    expect(json._doc.join(' ')).toMatch(/no rule matches is transient/i);
+    expect(json._doc.join(' ')).toMatch(/no rule matches: uncertain for a 2xx answer/i);
+  });
+
+  it('matches no error-code field: AddMessage 2 has none', () => {
+    const json = JSON.stringify(JSON.parse(readFileSync(defaultOutcomeTablePath(), 'utf8')).rules);
+    expect(json).not.toMatch(/errorCode|NotActiveUser|LoginBlocked|IllegalArgument/);
   });
 
   const cases: [string, Observation, string, string][] = [
     ['OK', { httpStatus: 200, resultCode: 'OK' }, 'delivered', 'OK'],
-    ['INFO', { httpStatus: 200, resultCode: 'INFO', resultText: 'stored late' }, 'delivered', 'INFO'],
     [
-      'not an active user (code)',
-      { httpStatus: 200, resultCode: 'ERROR', errorCode: 'NotActiveUser', resultText: 'NotActiveUser: x' },
+      'INFO: no 1177 account (TKB)',
+      { httpStatus: 200, resultCode: 'INFO', resultText: 'Invånaren har inget konto i 1177.' },
       'unreachable',
-      'NotActiveUser',
+      'INFO',
     ],
+    ['INFO without text', { httpStatus: 200, resultCode: 'INFO' }, 'unreachable', 'INFO'],
     [
-      'login blocked (code)',
-      { httpStatus: 200, resultCode: 'ERROR', errorCode: 'LoginBlocked' },
-      'unreachable',
-      'LoginBlocked',
-    ],
-    [
-      'not an active user (text only)',
-      { httpStatus: 200, resultCode: 'ERROR', resultText: 'Personen är inte en aktiv användare' },
-      'unreachable',
-      'NotActiveUser',
-    ],
-    [
-      'IllegalArgument in a response',
-      { httpStatus: 200, resultCode: 'ERROR', errorCode: 'IllegalArgument' },
+      'ERROR: a logical error, not stored',
+      { httpStatus: 200, resultCode: 'ERROR', resultText: 'Meddelandet kunde inte tas emot.' },
       'rejected',
-      'IllegalArgument',
+      'ERROR',
     ],
     [
-      'IllegalArgument fault (HTTP 500)',
-      { httpStatus: 500, errorCode: 'IllegalArgument', faultText: 'IllegalArgument: bad' },
+      'ERROR that reads like an outage is still ERROR',
+      { httpStatus: 200, resultCode: 'ERROR', resultText: 'Unavailable: try later' },
       'rejected',
-      'IllegalArgument',
+      'ERROR',
     ],
     [
-      'Unauthorized fault',
-      { httpStatus: 500, errorCode: 'Unauthorized', faultText: 'Unauthorized: no' },
-      'stop-campaign',
-      'Unauthorized',
+      'SOAP Fault, HTTP 500: a technical error',
+      { httpStatus: 500, fault: true, faultText: 'deadlock' },
+      'transient',
+      'SOAP_FAULT',
     ],
     [
-      'certificate refused fault text',
-      { httpStatus: 500, faultText: 'The certificate is not trusted' },
-      'stop-campaign',
-      'Unauthorized',
+      'SOAP Fault naming Unauthorized is still a technical error',
+      { httpStatus: 500, fault: true, faultText: 'Unauthorized: no' },
+      'transient',
+      'SOAP_FAULT',
     ],
     ['HTTP 401', { httpStatus: 401, unparseable: true }, 'stop-campaign', 'HTTP_401'],
-    ['HTTP 403', { httpStatus: 403 }, 'stop-campaign', 'HTTP_403'],
+    ['HTTP 403 with a fault', { httpStatus: 403, fault: true }, 'stop-campaign', 'HTTP_403'],
     ['TLS handshake refused', { transport: 'tls', transportCode: 'ERR_SSL_X' }, 'stop-campaign', 'ERR_SSL_X'],
-    [
-      'Unavailable in a 200 ERROR',
-      { httpStatus: 200, resultCode: 'ERROR', errorCode: 'Unavailable' },
-      'transient',
-      'Unavailable',
-    ],
-    [
-      'HTTP 503 fault',
-      { httpStatus: 503, errorCode: 'Unavailable', faultText: 'Unavailable: x' },
-      'transient',
-      'HTTP_503',
-    ],
     ['HTTP 502 HTML page', { httpStatus: 502, unparseable: true }, 'transient', 'HTTP_502'],
+    ['HTTP 503 without Retry-After', { httpStatus: 503, fault: true }, 'transient', 'SOAP_FAULT'],
     ['timeout', { transport: 'timeout', transportCode: 'UND_ERR_HEADERS_TIMEOUT' }, 'transient', 'TIMEOUT'],
     [
       'connection refused',
@@ -93,27 +75,30 @@ describe('the shipped outcome table', () => {
     ['HTTP 429 with Retry-After', { httpStatus: 429, retryAfter: true }, 'rate-limited', 'HTTP_429'],
     [
       'HTTP 503 with Retry-After',
-      { httpStatus: 503, retryAfter: true, errorCode: 'Unavailable' },
+      { httpStatus: 503, retryAfter: true, fault: true },
       'rate-limited',
       'HTTP_503',
     ],
     [
-      'unmatched: Unknown error',
-      { httpStatus: 200, resultCode: 'ERROR', errorCode: 'Unknown' },
-      'transient',
-      'Unknown',
+      'a 2xx answer against the contract (no or a misspelt resultCode)',
+      { httpStatus: 200, unparseable: true },
+      'uncertain',
+      'CONTRACT_VIOLATION',
     ],
-    ['unmatched: unreadable 200', { httpStatus: 200, unparseable: true }, 'transient', 'BAD_RESPONSE'],
     ['unmatched: HTTP 404', { httpStatus: 404, unparseable: true }, 'transient', 'HTTP_404'],
   ];
   it.each(cases)('%s', (_name, observation, outcome, code) => {
     expect(table.classify(observation)).toMatchObject({ outcome, code });
   });
 
-  it('falls back to transient when no rule matches', () => {
-    expect(table.classify({ httpStatus: 200, resultCode: 'ERROR', errorCode: 'Unknown' }).rule).toBe(
-      'fallback',
-    );
+  it('falls back to uncertain for a 2xx answer and to transient otherwise', () => {
+    const t = parseOutcomeTable({ rules: [{ match: { httpStatus: 418 }, outcome: 'rejected' }] });
+    expect(t.classify({ httpStatus: 200, resultCode: 'OK' })).toMatchObject({
+      outcome: 'uncertain',
+      rule: 'fallback',
+    });
+    expect(t.classify({ httpStatus: 404 })).toMatchObject({ outcome: 'transient', rule: 'fallback' });
+    expect(t.classify({ transport: 'connection' })).toMatchObject({ outcome: 'transient', rule: 'fallback' });
     expect(table.classify({ httpStatus: 200, resultCode: 'OK' }).rule).toBe('ok');
   });
 });

@@ -1,55 +1,79 @@
 import { describe, expect, it } from 'vitest';
-import { InboxResponseError, parseInboxResponse, parseRetryAfter } from '../../src/delivery/response.js';
+import {
+  ContractViolationError,
+  InboxResponseError,
+  parseInboxResponse,
+  parseRetryAfter,
+} from '../../src/delivery/response.js';
 
 const envelope = (body: string, prefix = 'soap') =>
   `<?xml version="1.0"?><${prefix}:Envelope xmlns:${prefix}="http://schemas.xmlsoap.org/soap/envelope/"><${prefix}:Body>${body}</${prefix}:Body></${prefix}:Envelope>`;
 const responder = 'urn:mvk:crm:casemanagement:inbox:AddMessageResponder:2';
 
 describe('parseInboxResponse', () => {
-  it('reads OK with the stored case id, whatever the prefixes', () => {
+  it('reads OK, whatever the prefixes; no case id is returned by AddMessage', () => {
     const xml = envelope(
-      `<x:AddMessageResponse xmlns:x="${responder}" xmlns:y="urn:mvk:crm:casemanagement:inbox:2"><x:message><y:id>case-9</y:id></x:message><x:resultCode>OK</x:resultCode></x:AddMessageResponse>`,
+      `<x:AddMessageResponse xmlns:x="${responder}"><x:resultCode>OK</x:resultCode></x:AddMessageResponse>`,
       'SOAP-ENV',
     );
-    expect(parseInboxResponse(xml)).toEqual({ kind: 'response', resultCode: 'OK', caseId: 'case-9' });
+    expect(parseInboxResponse(xml)).toEqual({ kind: 'response', resultCode: 'OK' });
   });
 
-  it('reads ERROR with the error code leading resultText', () => {
+  it('reads INFO (no 1177 account, or a locked one) with its text', () => {
     const xml = envelope(
-      `<AddMessageResponse xmlns="${responder}"><resultCode>ERROR</resultCode><resultText>NotActiveUser: the resident is not an active 1177 user</resultText></AddMessageResponse>`,
-    );
-    expect(parseInboxResponse(xml)).toEqual({
-      kind: 'response',
-      resultCode: 'ERROR',
-      resultText: 'NotActiveUser: the resident is not an active 1177 user',
-      errorCode: 'NotActiveUser',
-    });
-  });
-
-  it('prefers an errorCode element and leaves errorCode out when none is given', () => {
-    const withElement = envelope(
-      `<r:AddMessageResponse xmlns:r="${responder}"><r:resultCode>ERROR</r:resultCode><r:resultText>no: x</r:resultText><r:errorCode>IllegalArgument</r:errorCode></r:AddMessageResponse>`,
-    );
-    expect(parseInboxResponse(withElement)).toMatchObject({ errorCode: 'IllegalArgument' });
-    const plain = envelope(
-      `<r:AddMessageResponse xmlns:r="${responder}"><r:resultCode>ERROR</r:resultCode><r:resultText>something went wrong</r:resultText></r:AddMessageResponse>`,
-    );
-    expect(parseInboxResponse(plain)).toEqual({
-      kind: 'response',
-      resultCode: 'ERROR',
-      resultText: 'something went wrong',
-    });
-  });
-
-  it('reads INFO and entities in resultText', () => {
-    const xml = envelope(
-      `<r:AddMessageResponse xmlns:r="${responder}"><r:resultCode>INFO</r:resultCode><r:resultText>stored &amp; queued &lt;1&gt;</r:resultText></r:AddMessageResponse>`,
+      `<AddMessageResponse xmlns="${responder}"><resultCode>INFO</resultCode><resultText>Invånaren har inget konto i 1177.</resultText></AddMessageResponse>`,
     );
     expect(parseInboxResponse(xml)).toEqual({
       kind: 'response',
       resultCode: 'INFO',
-      resultText: 'stored & queued <1>',
+      resultText: 'Invånaren har inget konto i 1177.',
     });
+  });
+
+  it('reads ERROR with its text, and entities in it', () => {
+    const xml = envelope(
+      `<r:AddMessageResponse xmlns:r="${responder}"><r:resultCode>ERROR</r:resultCode><r:resultText>fel &amp; fel &lt;1&gt;</r:resultText></r:AddMessageResponse>`,
+    );
+    expect(parseInboxResponse(xml)).toEqual({
+      kind: 'response',
+      resultCode: 'ERROR',
+      resultText: 'fel & fel <1>',
+    });
+  });
+
+  it('reads only its own children: an xs:any extension cannot pose as the result', () => {
+    const xml = envelope(
+      `<r:AddMessageResponse xmlns:r="${responder}"><r:resultCode>OK</r:resultCode>` +
+        '<x:ext xmlns:x="urn:other"><x:resultCode>ERROR</x:resultCode><x:errorCode>Unauthorized</x:errorCode></x:ext></r:AddMessageResponse>',
+    );
+    expect(parseInboxResponse(xml)).toEqual({ kind: 'response', resultCode: 'OK' });
+    const onlyInExtension = envelope(
+      `<r:AddMessageResponse xmlns:r="${responder}"><x:ext xmlns:x="urn:other"><x:resultCode>OK</x:resultCode></x:ext></r:AddMessageResponse>`,
+    );
+    expect(() => parseInboxResponse(onlyInExtension)).toThrow(ContractViolationError);
+  });
+
+  it.each([
+    ['ok', 'lower case'],
+    ['Ok', 'mixed case'],
+    [' OK', 'a leading blank'],
+    ['WARN', 'an unknown code'],
+  ])('refuses resultCode %j (%s) as a contract violation', (code) => {
+    const xml = envelope(
+      `<r:AddMessageResponse xmlns:r="${responder}"><r:resultCode>${code}</r:resultCode></r:AddMessageResponse>`,
+    );
+    expect(() => parseInboxResponse(xml)).toThrow(ContractViolationError);
+    expect(() => parseInboxResponse(xml)).toThrow(/is not OK, ERROR or INFO \(exactly these spellings\)/);
+  });
+
+  it('refuses two resultCodes and a Body that holds something else', () => {
+    const two = envelope(
+      `<r:AddMessageResponse xmlns:r="${responder}"><r:resultCode>OK</r:resultCode><r:resultCode>ERROR</r:resultCode></r:AddMessageResponse>`,
+    );
+    expect(() => parseInboxResponse(two)).toThrow(/2 resultCode elements/);
+    expect(() => parseInboxResponse(envelope(`<r:Other xmlns:r="${responder}"/>`))).toThrow(
+      /holds Other, not AddMessageResponse/,
+    );
   });
 
   it('reads a SOAP 1.1 fault with FaultInfo', () => {
@@ -61,7 +85,6 @@ describe('parseInboxResponse', () => {
       kind: 'fault',
       faultCode: 'soap:Server',
       message: 'Unavailable: down for maintenance | Unavailable: back at 06:00',
-      errorCode: 'Unavailable',
     });
   });
 
@@ -90,7 +113,7 @@ describe('parseInboxResponse', () => {
     try {
       parseInboxResponse(body);
     } catch (err) {
-      expect((err as InboxResponseError).code).toBe('BAD_RESPONSE');
+      expect(['BAD_RESPONSE', 'CONTRACT_VIOLATION']).toContain((err as InboxResponseError).code);
       expect((err as Error).message.length).toBeGreaterThan(10);
     }
   });
@@ -118,9 +141,9 @@ describe('parseInboxResponse on damaged bodies', () => {
 });
 
 describe('parseInboxResponse on unusual but valid bodies', () => {
-  it('reads CDATA, character references and whitespace around the code', () => {
+  it('reads CDATA and character references', () => {
     const xml = envelope(
-      `<r:AddMessageResponse xmlns:r="${responder}"><r:resultCode>\n  ok \n</r:resultCode><r:resultText><![CDATA[a <b> & c]]> &#x41;</r:resultText></r:AddMessageResponse>`,
+      `<r:AddMessageResponse xmlns:r="${responder}"><r:resultCode><![CDATA[O]]>&#x4B;</r:resultCode><r:resultText><![CDATA[a <b> & c]]> &#x41;</r:resultText></r:AddMessageResponse>`,
     );
     expect(parseInboxResponse(xml)).toEqual({
       kind: 'response',
@@ -138,7 +161,6 @@ describe('parseInboxResponse on unusual but valid bodies', () => {
       kind: 'fault',
       faultCode: 'e:Receiver',
       message: 'Unavailable: later',
-      errorCode: 'Unavailable',
     });
   });
 });

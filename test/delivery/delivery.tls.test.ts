@@ -10,8 +10,7 @@ import { makeTestPki, type StartedSimulator, startSimulator, type TestPki } from
 const outcomeTable = loadOutcomeTable(defaultOutcomeTablePath());
 const spec: MessageSpec = {
   campaignId: 'tls',
-  subject: 's',
-  body: 'b',
+  message: { subject: 's', body: 'b', signature: 'Enhet' },
   notify: false,
   unit: { hsaId: 'SE1-A', name: 'Enhet' },
 };
@@ -72,7 +71,7 @@ describe('mutual TLS', () => {
     const before = sim.stats();
     const err = await sendWith({ cert: pki.strangerCert, key: pki.strangerKey, ca: pki.ca });
     expect(err).toBeInstanceOf(DeliveryError);
-    expect(err).toMatchObject({ kind: 'stop-campaign', code: 'Unauthorized', httpStatus: 403 });
+    expect(err).toMatchObject({ kind: 'stop-campaign', code: 'HTTP_403', httpStatus: 403 });
     expect((err as Error).message).toMatch(/client certificate refused/);
     expect(sim.stats().unauthorized).toBe(before.unauthorized + 1);
     expect(sim.stats().accepted).toBe(before.accepted);

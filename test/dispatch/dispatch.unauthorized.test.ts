@@ -44,7 +44,7 @@ describe('the platform refuses the sender (Unauthorized)', () => {
       { what: 'the campaign paused by the service' },
     );
     expect(state?.by).toBe('system');
-    expect(state?.reason).toMatch(/Unauthorized/);
+    expect(state?.reason).toMatch(/the platform refused this system \(HTTP 403, unauthorised\)/);
 
     // While paused nothing more is sent. Calls that passed their state check just before the
     // pause (the worker's view is at most 250 ms old) may still land: count from after that.

@@ -18,6 +18,8 @@ import { parseRecipientFile } from '../../src/recipients/read-file.js';
 import { connect, redisUrl } from './redis.js';
 
 export const testUnit = { hsaId: 'SE2321000032-1003', name: 'Vårdcentralen Test' };
+/** The sending system's HSA-id in tests (sourceSystem: required when a campaign notifies). */
+export const testSourceSystem = 'SE2321000016-UTSK';
 
 /** An approved campaign (synthetic people only); overrides may change any field. */
 export function makeCampaign(overrides: Partial<CampaignInput> = {}): Campaign {
@@ -26,7 +28,7 @@ export function makeCampaign(overrides: Partial<CampaignInput> = {}): Campaign {
     body: 'Ditt provsvar finns i 1177.',
     notify: true,
   };
-  const input: CampaignInput = {
+  const base: CampaignInput = {
     id: `test-${randomBytes(3).toString('hex')}`,
     title: 'Testutskick',
     targetGroup: 'Syntetiska testpersoner',
@@ -36,12 +38,16 @@ export function makeCampaign(overrides: Partial<CampaignInput> = {}): Campaign {
     caseHandler: { name: 'Handläggare Test' },
     message,
     unreachable: 'letter',
+    ...overrides,
+  };
+  // Approved for exactly what the resident sees (the overrides' sender and unit included).
+  const input: CampaignInput = {
     approval: {
       approvedBy: 'Kommunikatör Test',
       approvedAt: '2026-11-01T08:00:00+01:00',
-      contentSha256: contentSha256(message),
+      contentSha256: contentSha256({ message: base.message, sender: base.sender, unit: base.unit }),
     },
-    ...overrides,
+    ...base,
   };
   return campaignSchema.parse(input);
 }
@@ -68,6 +74,7 @@ export function testEnv(
   return {
     REDIS_URL: redisUrl(),
     UTSKICK_PREFIX: prefix,
+    INBOX_SOURCE_SYSTEM: testSourceSystem,
     UTSKICK_DATA_KEY: testDataKey,
     INBOX_URL: inboxUrl,
     INBOX_ALLOW_INSECURE: 'true',

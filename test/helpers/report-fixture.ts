@@ -166,6 +166,37 @@ export function makeReportData(overrides: Overrides = {}): ReportData {
       averageRatePerSec: settled / durationSec,
       peakRatePerSec: peakPerBucket / 10,
     },
+    message: {
+      subject: 'Välkommen att vaccinera dig mot influensa',
+      inboxTitle: 'Vaccination',
+      body: 'Du som är 65 år eller äldre erbjuds vaccination mot influensa.\n\n## Så bokar du\n\nBoka tid på [1177.se](https://www.1177.se) eller ring oss.\n\n- Telefon: 018-611 00 00\n- Öppet: vardagar 8–16',
+      signature: 'Karin Berg, Verksamhetschef, Region Uppsala – Vårdcentralen Gottsunda',
+    },
+    reasons: [
+      ...(outcomes.unreachable > 0
+        ? [
+            {
+              outcome: 'unreachable' as const,
+              text: 'Invånaren har inget konto i 1177.',
+              count: Math.ceil(outcomes.unreachable * 0.75),
+            },
+            {
+              outcome: 'unreachable' as const,
+              text: 'Invånarens konto i 1177 är spärrat.',
+              count: outcomes.unreachable - Math.ceil(outcomes.unreachable * 0.75),
+            },
+          ].filter((r) => r.count > 0)
+        : []),
+      ...(outcomes.rejected > 0
+        ? [
+            {
+              outcome: 'rejected' as const,
+              text: 'Mottagaren saknas i folkbokföringen.',
+              count: outcomes.rejected,
+            },
+          ]
+        : []),
+    ],
     retries: 37,
     deadLetters: outcomes.failed,
     timeline: { bucketSec: 10, points: timeline, source: 'ledger' },

@@ -54,8 +54,8 @@ describe('ledger: recordAndMark (one call between two recipients of a call loop)
       mark: { kind: 'go', resend: false },
     });
     const slots = await ledger.read(campaign, chunk, 2);
-    expect(slots[0]).toEqual({ state: 'rejected', calls: 1, at: NOW });
-    expect(slots[1]).toEqual({ state: 'inflight', calls: 1, at: NOW });
+    expect(slots[0]).toEqual({ state: 'rejected', calls: 1, reason: 0, at: NOW });
+    expect(slots[1]).toEqual({ state: 'inflight', calls: 1, reason: 0, at: NOW });
     expect(await ledger.counts(campaign)).toEqual({ ...zeroCounts(), rejected: 1 });
   });
 
@@ -104,13 +104,13 @@ describe('ledger: markInflight and record', () => {
   it('a fresh slot goes in flight once, then is recorded once', async () => {
     expect(await ledger.markInflight(campaign, chunk, 3, lock, go)).toEqual({ kind: 'go', resend: false });
     let slots = await ledger.read(campaign, chunk, 5);
-    expect(slots[3]).toEqual({ state: 'inflight', calls: 1, at: NOW });
-    expect(slots[0]).toEqual({ state: 'pending', calls: 0, at: 0 });
-    expect(slots[4]).toEqual({ state: 'pending', calls: 0, at: 0 });
+    expect(slots[3]).toEqual({ state: 'inflight', calls: 1, reason: 0, at: NOW });
+    expect(slots[0]).toEqual({ state: 'pending', calls: 0, reason: 0, at: 0 });
+    expect(slots[4]).toEqual({ state: 'pending', calls: 0, reason: 0, at: 0 });
 
     expect(await ledger.record(campaign, chunk, 3, 'delivered', NOW + 2)).toBe(true);
     slots = await ledger.read(campaign, chunk, 5);
-    expect(slots[3]).toEqual({ state: 'delivered', calls: 1, at: NOW + 2 });
+    expect(slots[3]).toEqual({ state: 'delivered', calls: 1, reason: 0, at: NOW + 2 });
     expect(await ledger.counts(campaign)).toEqual({ ...zeroCounts(), delivered: 1 });
   });
 
@@ -119,13 +119,23 @@ describe('ledger: markInflight and record', () => {
     expect(await ledger.record(campaign, chunk, 0, 'unreachable', NOW)).toBe(true);
     expect(await ledger.record(campaign, chunk, 0, 'unreachable', NOW + 1)).toBe(false);
     expect(await ledger.record(campaign, chunk, 0, 'delivered', NOW + 2)).toBe(false);
-    expect((await ledger.read(campaign, chunk, 1))[0]).toEqual({ state: 'unreachable', calls: 1, at: NOW });
+    expect((await ledger.read(campaign, chunk, 1))[0]).toEqual({
+      state: 'unreachable',
+      calls: 1,
+      reason: 0,
+      at: NOW,
+    });
     expect(await ledger.counts(campaign)).toEqual({ ...zeroCounts(), unreachable: 1 });
   });
 
   it('record works on a pending slot too (an outcome decided without a call)', async () => {
     expect(await ledger.record(campaign, chunk, 7, 'rejected', NOW)).toBe(true);
-    expect((await ledger.read(campaign, chunk, 8))[7]).toEqual({ state: 'rejected', calls: 0, at: NOW });
+    expect((await ledger.read(campaign, chunk, 8))[7]).toEqual({
+      state: 'rejected',
+      calls: 0,
+      reason: 0,
+      at: NOW,
+    });
     expect((await redis.strlen(keys.ledger(campaign, chunk))) / RECORD_BYTES).toBe(8);
   });
 
@@ -165,7 +175,12 @@ describe('ledger: an in-flight slot met again (the call may have landed)', () =>
     expect(await ledger.markInflight(campaign, chunk, 2, lock, { ...go, nowSec: NOW + 5 })).toEqual({
       kind: 'parked',
     });
-    expect((await ledger.read(campaign, chunk, 3))[2]).toEqual({ state: 'uncertain', calls: 1, at: NOW + 5 });
+    expect((await ledger.read(campaign, chunk, 3))[2]).toEqual({
+      state: 'uncertain',
+      calls: 1,
+      reason: 0,
+      at: NOW + 5,
+    });
     expect(await ledger.counts(campaign)).toEqual({ ...zeroCounts(), uncertain: 1 });
     // Parked is final: a third visit skips, and the count stays 1.
     expect(await ledger.markInflight(campaign, chunk, 2, lock, go)).toEqual({
@@ -180,12 +195,18 @@ describe('ledger: an in-flight slot met again (the call may have landed)', () =>
     await ledger.markInflight(campaign, chunk, 0, lock, go);
     const resend = { resendUncertain: true, nowSec: NOW + 9 };
     expect(await ledger.markInflight(campaign, chunk, 0, lock, resend)).toEqual({ kind: 'go', resend: true });
-    expect((await ledger.read(campaign, chunk, 1))[0]).toEqual({ state: 'inflight', calls: 2, at: NOW + 9 });
+    expect((await ledger.read(campaign, chunk, 1))[0]).toEqual({
+      state: 'inflight',
+      calls: 2,
+      reason: 0,
+      at: NOW + 9,
+    });
     expect(await ledger.counts(campaign)).toEqual(zeroCounts());
     expect(await ledger.record(campaign, chunk, 0, 'delivered', NOW + 10)).toBe(true);
     expect((await ledger.read(campaign, chunk, 1))[0]).toEqual({
       state: 'delivered',
       calls: 2,
+      reason: 0,
       at: NOW + 10,
     });
   });
@@ -193,7 +214,12 @@ describe('ledger: an in-flight slot met again (the call may have landed)', () =>
   it('release puts a surely-unsent in-flight slot back to pending, keeping its call count', async () => {
     await ledger.markInflight(campaign, chunk, 4, lock, go);
     expect(await ledger.release(campaign, chunk, 4)).toBe(true);
-    expect((await ledger.read(campaign, chunk, 5))[4]).toEqual({ state: 'pending', calls: 1, at: 0 });
+    expect((await ledger.read(campaign, chunk, 5))[4]).toEqual({
+      state: 'pending',
+      calls: 1,
+      reason: 0,
+      at: 0,
+    });
     expect(await ledger.release(campaign, chunk, 4)).toBe(false);
     // Back to pending, the next visit is a plain go, not a resend or a park.
     expect(await ledger.markInflight(campaign, chunk, 4, lock, go)).toEqual({ kind: 'go', resend: false });
@@ -203,7 +229,12 @@ describe('ledger: an in-flight slot met again (the call may have landed)', () =>
   it('release without a call made takes back the call its mark counted', async () => {
     await ledger.markInflight(campaign, chunk, 2, lock, go);
     expect(await ledger.release(campaign, chunk, 2, false)).toBe(true);
-    expect((await ledger.read(campaign, chunk, 3))[2]).toEqual({ state: 'pending', calls: 0, at: 0 });
+    expect((await ledger.read(campaign, chunk, 3))[2]).toEqual({
+      state: 'pending',
+      calls: 0,
+      reason: 0,
+      at: 0,
+    });
     await ledger.markInflight(campaign, chunk, 2, lock, go);
     expect((await ledger.read(campaign, chunk, 3))[2]!.calls).toBe(1);
   });
@@ -256,7 +287,12 @@ describe('ledger: finaliseMany and reopen', () => {
     expect(await ledger.finaliseMany(campaign, chunk, 5, 'cancelled', ['pending'], NOW + 2)).toBe(0);
     expect(await ledger.finaliseMany(campaign, chunk, 5, 'failed', ['pending', 'inflight'], NOW + 3)).toBe(1);
     expect(await ledger.counts(campaign)).toEqual({ ...zeroCounts(), delivered: 1, cancelled: 3, failed: 1 });
-    expect((await ledger.read(campaign, chunk, 5))[1]).toEqual({ state: 'failed', calls: 1, at: NOW + 3 });
+    expect((await ledger.read(campaign, chunk, 5))[1]).toEqual({
+      state: 'failed',
+      calls: 1,
+      reason: 0,
+      at: NOW + 3,
+    });
   });
 
   it('reopen puts slots of one outcome back to pending and takes them off the count', async () => {
@@ -293,16 +329,16 @@ describe('ledger: finaliseMany and reopen', () => {
 describe('decodeLedger', () => {
   it('reads a missing ledger, or slots beyond its end, as pending', () => {
     expect(decodeLedger(null, 2)).toEqual([
-      { state: 'pending', calls: 0, at: 0 },
-      { state: 'pending', calls: 0, at: 0 },
+      { state: 'pending', calls: 0, reason: 0, at: 0 },
+      { state: 'pending', calls: 0, reason: 0, at: 0 },
     ]);
     const buf = Buffer.alloc(RECORD_BYTES + 3);
     buf[0] = 2;
     buf[1] = 3;
     buf.writeUInt32BE(NOW, 4);
     expect(decodeLedger(buf, 2)).toEqual([
-      { state: 'delivered', calls: 3, at: NOW },
-      { state: 'pending', calls: 0, at: 0 },
+      { state: 'delivered', calls: 3, reason: 0, at: NOW },
+      { state: 'pending', calls: 0, reason: 0, at: 0 },
     ]);
   });
 
@@ -310,5 +346,40 @@ describe('decodeLedger', () => {
     const buf = Buffer.alloc(RECORD_BYTES);
     buf[0] = 99;
     expect(decodeLedger(buf, 1)[0]!.state).toBe('pending');
+  });
+});
+
+describe("ledger: the platform's reason for an unreachable or rejected recipient", () => {
+  it('keeps each distinct text once, names it by id in the record, and never changes a final record', async () => {
+    const info = 'Invånaren har inget konto i 1177.';
+    expect(await ledger.record(campaign, chunk, 0, 'unreachable', NOW, info)).toBe(true);
+    expect(await ledger.record(campaign, chunk, 1, 'unreachable', NOW, info)).toBe(true);
+    expect(await ledger.record(campaign, chunk, 2, 'rejected', NOW, 'Fel i meddelandet.')).toBe(true);
+    expect(await ledger.record(campaign, chunk, 3, 'delivered', NOW)).toBe(true);
+    const slots = await ledger.read(campaign, chunk, 4);
+    const reasons = await ledger.reasons(campaign);
+    expect(slots[0]!.reason).toBe(slots[1]!.reason);
+    expect(slots[0]!.reason).not.toBe(slots[2]!.reason);
+    expect(reasons.get(slots[0]!.reason)).toBe(info);
+    expect(reasons.get(slots[2]!.reason)).toBe('Fel i meddelandet.');
+    expect(slots[3]!.reason).toBe(0);
+    // A second record (a retried worker) keeps the first outcome and reason.
+    expect(await ledger.record(campaign, chunk, 0, 'rejected', NOW, 'annat')).toBe(false);
+    expect((await ledger.read(campaign, chunk, 1))[0]!.reason).toBe(slots[0]!.reason);
+    expect([...(await ledger.reasons(campaign)).values()]).not.toContain('annat');
+  });
+
+  it('recordAndMark carries the reason of the answered slot', async () => {
+    await ledger.markInflight(campaign, chunk, 0, lock, go);
+    await ledger.recordAndMark(
+      campaign,
+      chunk,
+      { slot: 0, outcome: 'unreachable', reason: 'Spärrat konto.' },
+      1,
+      lock,
+      go,
+    );
+    const [s0] = await ledger.read(campaign, chunk, 1);
+    expect((await ledger.reasons(campaign)).get(s0!.reason)).toBe('Spärrat konto.');
   });
 });

@@ -100,13 +100,14 @@ describe('recipient files', () => {
     expect(comments[0]).toMatch(/personnummer/);
     expect(comments[0]).toMatch(/0600/);
     expect(comments.join('\n')).toContain(data.campaignId);
-    expect(rows[0]).toEqual(['personnummer', 'utfall', 'tidpunkt', 'meddelande-id']);
+    expect(rows[0]).toEqual(['personnummer', 'utfall', 'tidpunkt', 'meddelande-id', 'orsak']);
     expect(rows).toHaveLength(1001);
     expect(rows[1]).toEqual([
       hyphenated(syntheticPnr(0)),
       'delivered',
       '2026-03-02 09:00:00',
       'influensa-2026-vc-gottsunda-000000',
+      '',
     ]);
     for (let i = 0; i < 1000; i++) {
       expect(rows[i + 1]![0]).toBe(hyphenated(syntheticPnr(i)));

@@ -20,6 +20,7 @@ import {
   tempDir,
   testDataKey,
   testKeyring,
+  testSourceSystem,
   testUnit,
   writeCampaignFile,
 } from '../helpers/campaign.js';
@@ -65,7 +66,12 @@ async function scenario(
   if (options.activate !== false) {
     await activateUnit(redis, createKeys(prefix), { ...testUnit, activatedAt: new Date().toISOString() });
   }
-  const env = { REDIS_URL: redisUrl(), UTSKICK_PREFIX: prefix, UTSKICK_DATA_KEY: testDataKey };
+  const env = {
+    REDIS_URL: redisUrl(),
+    UTSKICK_PREFIX: prefix,
+    UTSKICK_DATA_KEY: testDataKey,
+    INBOX_SOURCE_SYSTEM: testSourceSystem,
+  };
   return { prefix, dir, campaign, campaignPath, env };
 }
 
@@ -388,5 +394,25 @@ describe.concurrent('enqueue CLI', { timeout: 120_000 }, () => {
       `enqueue: sending unit ${testUnit.hsaId} is not active; activate it first: npm run unit -- activate ${testUnit.hsaId} --name "<unit name>"`,
     );
     expect(await redis.exists(createKeys(s.prefix).campaign(s.campaign.id))).toBe(0);
+  });
+
+  it('a campaign that notifies, without INBOX_SOURCE_SYSTEM: exit 2 naming the setting, nothing written', async () => {
+    const s = await scenario('no-source-system');
+    const file = writeFile(s.dir, 'a.txt', recipientText(numbers(2, 8300)));
+    const refused = await enqueue(s, ['--campaign', s.campaignPath, file], {
+      INBOX_SOURCE_SYSTEM: undefined,
+    });
+    expect(refused.code).toBe(2);
+    expect(oneLine(refused.stderr)).toMatch(
+      /^enqueue: invalid configuration: INBOX_SOURCE_SYSTEM is not set, and campaign \S+ notifies residents/,
+    );
+    expect(await redis.exists(createKeys(s.prefix).campaign(s.campaign.id))).toBe(0);
+    // A campaign that does not notify needs no source system.
+    const quiet = makeCampaign({
+      message: { subject: 'Provsvar', body: 'Ditt provsvar finns i 1177.', notify: false },
+    });
+    const q = await scenario('no-source-system-quiet', { campaign: quiet });
+    const ok = await enqueue(q, ['--campaign', q.campaignPath, file], { INBOX_SOURCE_SYSTEM: undefined });
+    expect(ok.code, ok.stderr).toBe(0);
   });
 });

@@ -12,8 +12,7 @@ import { type StartedSimulator, startSimulator } from '../helpers/simulator.js';
 const outcomeTable = loadOutcomeTable(defaultOutcomeTablePath());
 const spec: MessageSpec = {
   campaignId: 'sim',
-  subject: 'Ämne',
-  body: 'Text',
+  message: { subject: 'Ämne', body: 'Text', signature: 'Enhet' },
   notify: false,
   unit: { hsaId: 'SE1-A', name: 'Enhet' },
 };
@@ -40,12 +39,12 @@ const get = async (url: string, path: string, method: 'GET' | 'POST' = 'GET', bo
   return { status: res.statusCode, text: await res.body.text() };
 };
 
-describe('dedupe', () => {
-  it('answers a resend OK but counts it as a duplicate, not accepted again', async () => {
+describe('resends (the platform does not de-duplicate)', () => {
+  it('stores a resend of the same resident and businessObjectId again, counting it as a duplicate', async () => {
     const { sim, send } = await setup();
     expect(await send(1, 'same')).toMatchObject({ outcome: 'delivered' });
     expect(await send(1, 'same')).toMatchObject({ outcome: 'delivered' });
-    expect(sim.stats()).toMatchObject({ requests: 2, accepted: 1, duplicates: 1, conflicts: 0 });
+    expect(sim.stats()).toMatchObject({ requests: 2, accepted: 2, duplicates: 1, conflicts: 0 });
     expect(sim.simulator.received()).toMatchObject([{ messageId: 'same', count: 2, outcome: 'delivered' }]);
   });
 
@@ -53,14 +52,64 @@ describe('dedupe', () => {
     const { sim, send } = await setup();
     await send(1, 'same');
     await send(2, 'same');
-    expect(sim.stats()).toMatchObject({ accepted: 1, duplicates: 1, conflicts: 1 });
+    expect(sim.stats()).toMatchObject({ accepted: 2, duplicates: 1, conflicts: 1 });
   });
 
-  it('accepts every resend again with dedupe off', async () => {
-    const { sim, send } = await setup({ dedupe: false });
+  it('with --dedupe (an experiment) answers a resend as before and stores nothing', async () => {
+    const { sim, send } = await setup({ dedupe: true });
     await send(1, 'same');
     await send(1, 'same');
-    expect(sim.stats()).toMatchObject({ accepted: 2, duplicates: 1 });
+    expect(sim.stats()).toMatchObject({ accepted: 1, duplicates: 1 });
+  });
+});
+
+describe('answers as the published producer', () => {
+  it('INFO with a Swedish reason for no account and a locked account; ERROR for a logical error', async () => {
+    const { send: unreachable } = await setup({ unreachableShare: 1, loginBlockedShare: 0 });
+    expect(await unreachable(1)).toMatchObject({
+      outcome: 'unreachable',
+      detail: expect.stringMatching(/^INFO: .*konto i 1177/),
+    });
+    const { send: locked } = await setup({ unreachableShare: 1, loginBlockedShare: 1 });
+    expect(await locked(2)).toMatchObject({
+      outcome: 'unreachable',
+      reason: 'Invånarens konto i 1177 är spärrat.',
+    });
+    const { send: rejected } = await setup({ rejectedShare: 1 });
+    expect(await rejected(3)).toMatchObject({
+      outcome: 'rejected',
+      detail: expect.stringMatching(/^ERROR: /),
+    });
+  });
+
+  it('keeps the decoded msg and heading of a stored message', async () => {
+    const { sim, send } = await setup();
+    await send(4);
+    const [m] = sim.simulator.received();
+    expect(m?.headerText).toBe('Ämne');
+    expect(m?.msg).toContain('<article><para>Text</para><bibliography>Enhet</bibliography></article>');
+  });
+
+  it('answers ERROR when notify is true without sourceSystem (TKB), storing nothing', async () => {
+    const { sim } = await setup();
+    const body =
+      '<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>' +
+      '<a:AddMessage xmlns:a="urn:mvk:crm:casemanagement:inbox:AddMessageResponder:2" xmlns:c="urn:mvk:crm:casemanagement:inbox:2">' +
+      `<a:subjectOfCareId>${syntheticPnr(5)}</a:subjectOfCareId><a:message><c:headerText>H</c:headerText></a:message><a:notify>true</a:notify>` +
+      '</a:AddMessage></s:Body></s:Envelope>';
+    const res = await request(sim.url, {
+      method: 'POST',
+      body,
+      headers: {
+        'content-type': 'text/xml; charset=utf-8',
+        soapaction: '"urn:mvk:crm:casemanagement:inbox:AddMessageResponder:2:AddMessage"',
+      },
+    });
+    const text = await res.body.text();
+    expect(res.statusCode).toBe(200);
+    expect(text).toContain('<ns2:resultCode>ERROR</ns2:resultCode>');
+    expect(text).toContain('sourceSystem måste anges när notify är true');
+    expect(sim.stats()).toMatchObject({ accepted: 0, rejected: 1, invalid: 0 });
   });
 });
 
@@ -85,7 +134,7 @@ describe('outage window', () => {
     now += 50;
     expect(await send(1)).toMatchObject({ outcome: 'delivered' });
     now += 100;
-    expect(await send(2)).toMatchObject({ kind: 'transient', code: 'HTTP_503' });
+    expect(await send(2)).toMatchObject({ kind: 'transient', code: 'SOAP_FAULT', httpStatus: 503 });
     now += 200;
     expect(await send(3)).toMatchObject({ outcome: 'delivered' });
     expect(sim.stats()).toMatchObject({ accepted: 2, unavailable: 1 });
@@ -117,12 +166,12 @@ describe('latency', () => {
 describe('deterministic outcome per personnummer', () => {
   const shares = { unreachableShare: 0.2, loginBlockedShare: 0.25, rejectedShare: 0.1 };
   it('keeps the shares over many numbers and splits off login blocked', () => {
-    const counts = { ok: 0, 'not-active-user': 0, 'login-blocked': 0, 'illegal-argument': 0 };
+    const counts = { ok: 0, 'no-account': 0, locked: 0, 'logical-error': 0 };
     for (const pnr of syntheticList(4000)) counts[verdictFor('seed-a', pnr, shares)]++;
-    expect((counts['not-active-user'] + counts['login-blocked']) / 4000).toBeCloseTo(0.2, 1);
-    expect(counts['login-blocked'] / 4000).toBeCloseTo(0.05, 1);
-    expect(counts['login-blocked']).toBeGreaterThan(0);
-    expect(counts['illegal-argument'] / 4000).toBeCloseTo(0.1, 1);
+    expect((counts['no-account'] + counts.locked) / 4000).toBeCloseTo(0.2, 1);
+    expect(counts.locked / 4000).toBeCloseTo(0.05, 1);
+    expect(counts.locked).toBeGreaterThan(0);
+    expect(counts['logical-error'] / 4000).toBeCloseTo(0.1, 1);
   });
 
   it('answers the same number the same way for the same seed, differently for another', () => {
@@ -177,7 +226,7 @@ describe('HTTP test aids', () => {
   it('POST /__options changes faults live and names a bad field', async () => {
     const { sim, send } = await setup();
     expect((await get(sim.url, '/__options', 'POST', JSON.stringify({ errorRate: 1 }))).status).toBe(200);
-    expect(await send(1)).toMatchObject({ code: 'HTTP_503' });
+    expect(await send(1)).toMatchObject({ code: 'SOAP_FAULT', httpStatus: 500 });
     const bad = await get(sim.url, '/__options', 'POST', JSON.stringify({ errorRate: 2 }));
     expect(bad.status).toBe(400);
     expect(bad.text).toMatch(/errorRate/);

@@ -50,9 +50,8 @@ describe.concurrent('scripts/simulator.ts', () => {
       const result = await client
         .forCampaign({
           campaignId: 'c',
-          subject: 's',
-          body: 'b',
-          notify: true,
+          message: { subject: 's', body: 'b', signature: 'E' },
+          notify: false,
           unit: { hsaId: 'SE1-A', name: 'E' },
         })
         .send({ subjectOfCareId: syntheticPnr(5), messageId: 'c:5' });
