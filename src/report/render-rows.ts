@@ -10,8 +10,10 @@ import type { RecipientRow, ReportData } from './model.js';
  *
  * CSV dialect: `;` separated (what Excel expects in a Swedish locale), UTF-8 with
  * a byte-order mark, CRLF line ends, fields quoted when they hold `;`, `"`, a line
- * break or blanks at the ends. Lines starting with `#` are comments. Text that a
- * spreadsheet would run as a formula (starting with = + - @) gets a leading `'`.
+ * break or blanks at the ends (RFC 4180). A comment is one cell starting with `#`
+ * (quoted when it holds a separator), so a campaign title full of `;` and `=`
+ * stays one harmless cell. Every cell that a spreadsheet would run as a formula
+ * (starting with = + - @, a tab or a carriage return) gets a leading `'`.
  */
 
 export interface RowsWritten {
@@ -28,13 +30,13 @@ const FLUSH_CHARS = 64 * 1024;
 const needsQuotes = /[;"\r\n]|^\s|\s$/;
 
 /** Quotes one CSV field when it needs it. */
-export function csvField(value: string): string {
+function quoted(value: string): string {
   return needsQuotes.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }
 
-/** A free-text field (from the campaign) that a spreadsheet must not run as a formula. */
-export function csvText(value: string): string {
-  return csvField(/^[=+\-@\t\r]/.test(value) ? `'${value}` : value);
+/** One CSV cell that no spreadsheet (Excel, LibreOffice) runs as a formula, quoted when it needs it. */
+export function csvCell(value: string): string {
+  return quoted(/^[=+\-@\t\r]/.test(value) ? `'${value}` : value);
 }
 
 function csvLine(fields: string[]): string {
@@ -42,7 +44,7 @@ function csvLine(fields: string[]): string {
 }
 
 function comment(text: string): string {
-  return `# ${text.replace(/[\r\n]+/g, ' ')}${EOL}`;
+  return `${csvCell(`# ${text.replace(/[\r\n]+/g, ' ')}`)}${EOL}`;
 }
 
 /** `YYYYMMDD-NNNC`: the written form, which a spreadsheet keeps as text instead of a number. */
@@ -131,11 +133,11 @@ export async function writeRecipientsCsv(
     let n = 0;
     for await (const r of rows) {
       const line = csvLine([
-        csvField(displayPnr(r.pnr)),
-        csvField(r.outcome),
-        csvField(rowTime(r.at)),
-        csvField(r.messageId),
-        csvText(r.reason ?? ''),
+        csvCell(displayPnr(r.pnr)),
+        csvCell(r.outcome),
+        csvCell(rowTime(r.at)),
+        csvCell(r.messageId),
+        csvCell(r.reason ?? ''),
       ]);
       if (out.push(line)) await out.flush();
       n++;
@@ -164,10 +166,10 @@ export async function writeLetterList(
     for await (const r of rows) {
       if (r.outcome !== 'unreachable') continue;
       const line = csvLine([
-        csvField(displayPnr(r.pnr)),
-        csvField(rowTime(r.at)),
-        csvField(r.messageId),
-        csvText(r.reason ?? ''),
+        csvCell(displayPnr(r.pnr)),
+        csvCell(rowTime(r.at)),
+        csvCell(r.messageId),
+        csvCell(r.reason ?? ''),
       ]);
       if (out.push(line)) await out.flush();
       n++;
@@ -186,9 +188,9 @@ export async function writeJournalExport(
   data: ReportData,
 ): Promise<RowsWritten> {
   const { unit, subject } = data.campaign;
-  const hsaId = csvField(unit.hsaId);
-  const unitName = csvText(unit.name);
-  const subjectField = csvText(subject);
+  const hsaId = csvCell(unit.hsaId);
+  const unitName = csvCell(unit.name);
+  const subjectField = csvCell(subject);
   const rowTime = createLocalTimeFormatter();
   return writeOwnerOnly(path, async (out) => {
     out.push(personalDataWarning);
@@ -201,12 +203,12 @@ export async function writeJournalExport(
     for await (const r of rows) {
       if (r.outcome !== 'delivered') continue;
       const line = csvLine([
-        csvField(displayPnr(r.pnr)),
-        csvField(rowTime(r.at)),
+        csvCell(displayPnr(r.pnr)),
+        csvCell(rowTime(r.at)),
         hsaId,
         unitName,
         subjectField,
-        csvField(r.messageId),
+        csvCell(r.messageId),
       ]);
       if (out.push(line)) await out.flush();
       n++;

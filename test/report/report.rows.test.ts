@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RecipientRow } from '../../src/report/model.js';
 import {
-  csvField,
+  csvCell,
   writeJournalExport,
   writeLetterList,
   writeRecipientsCsv,
@@ -13,20 +13,21 @@ import { writeReport } from '../../src/report/write-report.js';
 import { syntheticPnr } from '../helpers/personnummer.js';
 import { defaultRowOutcome, makeReportData, makeRows } from '../helpers/report-fixture.js';
 
-/** Parses `;` separated CSV with "" quoting; skips the BOM and `#` comment lines. */
+/**
+ * Parses `;` separated CSV with "" quoting (RFC 4180), as a spreadsheet splits it;
+ * skips the BOM. A row of one cell starting with `#` is a comment.
+ */
 function parseCsv(text: string): { comments: string[]; rows: string[][] } {
   expect(text.charCodeAt(0)).toBe(0xfeff);
-  const body = text.slice(1);
-  const comments: string[] = [];
+  const { cells } = splitCsv(text.slice(1));
+  const isComment = (r: string[]) => r.length === 1 && r[0]!.startsWith('#');
+  return { comments: cells.filter(isComment).map((r) => r[0]!), rows: cells.filter((r) => !isComment(r)) };
+}
+
+function splitCsv(body: string): { cells: string[][] } {
   const rows: string[][] = [];
   let i = 0;
   while (i < body.length) {
-    if (body[i] === '#') {
-      const end = body.indexOf('\r\n', i);
-      comments.push(body.slice(i, end));
-      i = end + 2;
-      continue;
-    }
     const row: string[] = [];
     for (;;) {
       let field = '';
@@ -58,7 +59,7 @@ function parseCsv(text: string): { comments: string[]; rows: string[][] } {
     }
     rows.push(row);
   }
-  return { comments, rows };
+  return { cells: rows };
 }
 
 async function* list(rows: RecipientRow[]): AsyncGenerator<RecipientRow> {
@@ -77,12 +78,41 @@ describe('recipient files', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('quotes a field only when it must', () => {
-    expect(csvField('plain')).toBe('plain');
-    expect(csvField('a;b')).toBe('"a;b"');
-    expect(csvField('say "hi"')).toBe('"say ""hi"""');
-    expect(csvField('two\nlines')).toBe('"two\nlines"');
-    expect(csvField(' padded')).toBe('" padded"');
+  it('quotes a field only when it must, and disarms formulas', () => {
+    expect(csvCell('plain')).toBe('plain');
+    expect(csvCell('a;b')).toBe('"a;b"');
+    expect(csvCell('say "hi"')).toBe('"say ""hi"""');
+    expect(csvCell('two\nlines')).toBe('"two\nlines"');
+    expect(csvCell(' padded')).toBe('" padded"');
+    for (const lead of ['=', '+', '-', '@', '\t']) expect(csvCell(`${lead}1`)).toMatch(/^"?'/);
+  });
+
+  it('no line of any report CSV splits into a cell that starts with = + - @ or a tab', async () => {
+    const evil = 'Info;=HYPERLINK("http://evil.example");@SUM(1);+1;-1;\t=1';
+    const data = makeReportData({
+      campaign: {
+        title: evil,
+        subject: `=${evil}`,
+        unit: { hsaId: 'SE2321000032-1003', name: `@${evil}` },
+      },
+    });
+    const rows: RecipientRow[] = [
+      { pnr: syntheticPnr(1), outcome: 'delivered', at: '2026-03-02T08:00:05Z', messageId: 'a' },
+      {
+        pnr: syntheticPnr(2),
+        outcome: 'unreachable',
+        at: '2026-03-02T08:00:06Z',
+        messageId: 'b',
+        reason: `-${evil}`,
+      },
+    ];
+    for (const write of [writeRecipientsCsv, writeLetterList, writeJournalExport]) {
+      const path = join(dir, `${write.name}.csv`);
+      await write(path, list(rows), data);
+      const { cells } = splitCsv((await readFile(path, 'utf8')).slice(1));
+      expect(cells.length).toBeGreaterThan(2);
+      for (const row of cells) for (const cell of row) expect(cell, write.name).not.toMatch(/^[=+\-@\t]/);
+    }
   });
 
   it('writes every recipient, owner-only, with a warning header, even under umask 0', async () => {
