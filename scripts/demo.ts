@@ -80,30 +80,35 @@ await runCli('demo', async () => {
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
     const message = {
       subject: 'Vaccination mot RS-virus',
-      body: 'Hej! Du erbjuds vaccination mot RS-virus. Boka tid via 1177.se eller ring din vårdcentral. Meddelandet går inte att svara på.',
+      inboxTitle: 'Erbjudande om vaccination',
+      body: [
+        'Hej! Du som är 75 år eller äldre erbjuds vaccination mot RS-virus.',
+        '## Så bokar du',
+        'Boka tid på [1177.se](https://www.1177.se) eller ring din vårdcentral.',
+        '- Telefon: 018-611 00 00\n- Öppet: vardagar 8–16',
+        'Meddelandet går inte att svara på.',
+      ].join('\n\n'),
       notify: true,
     };
+    const sender = {
+      name: 'Bertil Avsändare',
+      title: 'Verksamhetschef',
+      organisation: 'Region Uppsala (demo)',
+    };
+    const unit = { hsaId: 'SE2321000032-1003', name: 'Vårdcentralen Demo', telephone: '018-611 00 00' };
     const campaign = {
       id: campaignId,
       title: 'Demo: erbjudande om RS-vaccination',
       targetGroup: 'Syntetiska testpersoner 75 år och äldre (demo)',
       orderer: { name: 'Anna Beställare', email: 'anna.bestallare@example.org' },
-      sender: { name: 'Bertil Avsändare', title: 'Verksamhetschef', organisation: 'Region Uppsala (demo)' },
-      unit: { hsaId: 'SE2321000032-1003', name: 'Vårdcentralen Demo' },
+      sender,
+      unit,
       caseHandler: { name: 'Cecilia Handläggare' },
       message,
       approval: {
         approvedBy: 'David Kommunikatör',
         approvedAt: new Date().toISOString(),
-        contentSha256: contentSha256({
-          message,
-          sender: {
-            name: 'Bertil Avsändare',
-            title: 'Verksamhetschef',
-            organisation: 'Region Uppsala (demo)',
-          },
-          unit: { hsaId: 'SE2321000032-1003', name: 'Vårdcentralen Demo' },
-        }),
+        contentSha256: contentSha256({ message, sender, unit }),
       },
       unreachable: 'letter',
     };

@@ -19,35 +19,43 @@ import { createRedis, redactRedisUrl } from '../src/queue/redis.js';
 import { assertUnitActive } from '../src/queue/units.js';
 import { readInputs } from '../src/recipients/inputs.js';
 import { todayOf } from '../src/recipients/personnummer.js';
+import { printable, printableName } from '../src/recipients/printable.js';
 import { parseRecipientFile } from '../src/recipients/read-file.js';
+import { maxRecipientFileBytesFromEnv } from '../src/recipients/regular-file.js';
 import { createProgress, exitCodes, parseCliArgs, promptSecret, runCli, UsageError } from './lib/cli.js';
 
 const usage =
   'usage: npm run enqueue -- --campaign <campaign.json> [--dry-run] [--json] [--skip-invalid] [--paused] [--password-env VAR] <file|directory|archive.7z>...';
 
+/**
+ * Human output. Every value that came from the inputs (file and entry names,
+ * problem values, warnings naming files) is escaped first: a recipient line
+ * such as `ESC[2J` must not reach the terminal as it is.
+ */
 function printHuman(r: EnqueueResult, paused: boolean): void {
   const out = process.stdout;
+  const id = printableName(r.campaignId);
   const verb = {
     enqueued: 'Enqueued',
     'nothing-new': 'Nothing new for',
     'dry-run': 'Dry run for',
     rejected: 'REJECTED',
   }[r.status];
-  out.write(`${verb} campaign ${r.campaignId}\n`);
+  out.write(`${verb} campaign ${id}\n`);
   out.write(
     `  recipients: ${r.recipients.valid} valid, ${r.recipients.invalid} invalid, ${r.recipients.duplicates} duplicates (of ${r.recipients.total} lines)\n`,
   );
   out.write(
     `  jobs: ${r.jobs} (${r.enqueued} newly enqueued, ${r.alreadyEnqueued} already enqueued${r.restored ? `, ${r.restored} restored` : ''})\n`,
   );
-  for (const w of r.warnings) out.write(`  warning: ${w}\n`);
+  for (const w of r.warnings) out.write(`  warning: ${printableName(w)}\n`);
   const shown = r.problems.slice(0, 50);
-  for (const p of shown) out.write(`  ${p.file}:${p.line}: ${p.code} ${p.value}\n`);
+  for (const p of shown) out.write(`  ${printableName(p.file)}:${p.line}: ${p.code} ${printable(p.value)}\n`);
   if (r.problems.length > shown.length)
     out.write(`  … and ${r.problems.length - shown.length} more problems (use --json for all)\n`);
   if (r.status === 'enqueued' && paused) {
     out.write(
-      `  The campaign is PAUSED: test it (npm run campaign -- test-send ${r.campaignId} --to <file>), then npm run campaign -- resume ${r.campaignId}\n`,
+      `  The campaign is PAUSED: test it (npm run campaign -- test-send ${id} --to <file>), then npm run campaign -- resume ${id}\n`,
     );
   }
   if (r.status === 'rejected') {
@@ -55,6 +63,19 @@ function printHuman(r: EnqueueResult, paused: boolean): void {
       '  Nothing was enqueued. Fix the files, or rerun with --skip-invalid to send to the valid ones.\n',
     );
   }
+}
+
+/**
+ * JSON output: JSON.stringify escapes C0 controls already; the C1 controls and
+ * the bidirectional and line-separator characters it leaves raw are escaped too
+ * (as \u escapes: the same JSON value).
+ */
+function printJson(r: EnqueueResult): void {
+  const text = JSON.stringify(r).replace(
+    /[\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+  process.stdout.write(`${text}\n`);
 }
 
 await runCli('enqueue', async () => {
@@ -87,6 +108,7 @@ await runCli('enqueue', async () => {
   }
 
   const config = loadClientConfig(process.env);
+  const maxFileBytes = maxRecipientFileBytesFromEnv(process.env);
   const keyring = loadKeyring(process.env);
   const campaign = await loadCampaign(values.campaign);
   assertApproved(campaign, values.campaign);
@@ -100,6 +122,7 @@ await runCli('enqueue', async () => {
     password: async () =>
       passwordEnv !== undefined ? process.env[passwordEnv] : await promptSecret('Archive password: '),
     onProgress: (done, total) => progress.update(done, total),
+    maxFileBytes,
   });
   progress.end();
   const options = { today: todayOf(new Date()), allowCoordinationNumbers: campaign.allowCoordinationNumbers };
@@ -129,7 +152,7 @@ await runCli('enqueue', async () => {
         paused: values.paused,
       },
     );
-    if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+    if (values.json) printJson(result);
     else printHuman(result, values.paused);
     return result.status === 'rejected' ? exitCodes.failed : exitCodes.ok;
   } finally {

@@ -36,11 +36,22 @@ export async function readCampaignJson(path: string): Promise<unknown> {
       },
     );
   }
+  const json = text.replace(/^\uFEFF/, '');
   try {
-    return JSON.parse(text.replace(/^\uFEFF/, ''));
+    return JSON.parse(json);
   } catch (cause) {
-    throw new CampaignError(`${path}: not valid JSON (${(cause as Error).message})`, { cause });
+    // V8's message quotes the file's text: say where, never what (the path may name any file).
+    throw new CampaignError(`${path}: not valid JSON${jsonErrorAt(json, cause as Error)}`, { cause });
   }
+}
+
+/** ` (line L, column C)` from a JSON.parse error's position, or nothing. */
+function jsonErrorAt(text: string, err: Error): string {
+  const position = /at position (\d+)/.exec(err.message)?.[1];
+  if (position === undefined) return '';
+  const before = text.slice(0, Number(position));
+  const line = before.split('\n').length;
+  return ` (line ${line}, column ${before.length - before.lastIndexOf('\n')})`;
 }
 
 /** Reads, renders a message template if it names one, and validates a campaign file. */

@@ -1,6 +1,8 @@
-import { readFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { constants } from 'node:fs';
+import { type FileHandle, open, realpath } from 'node:fs/promises';
+import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { z } from 'zod';
+import { printableName } from '../recipients/printable.js';
 
 /**
  * Message templates: a campaign may take its subject and body from a template
@@ -14,6 +16,100 @@ export class TemplateError extends Error {
 }
 
 const templateFileSchema = z.object({ subject: z.string().min(1), body: z.string().min(1) }).strict();
+
+/** Largest template file, in bytes: a message is a few KiB. */
+const MAX_TEMPLATE_BYTES = 1024 * 1024;
+
+/** Whether `path` is `folder` or lies below it (both absolute and resolved). */
+function isInside(folder: string, path: string): boolean {
+  const rel = relative(folder, path);
+  return rel !== '' && !isAbsolute(rel) && rel.split(sep)[0] !== '..';
+}
+
+/**
+ * Reads the template named by `message.template`: a relative path that, with
+ * `..` resolved and symbolic links followed, stays inside the campaign file's
+ * folder, to a regular file of at most 1 MiB. Errors name the path, never the
+ * content.
+ */
+async function readTemplateFile(
+  campaignPath: string,
+  template: string,
+): Promise<{ path: string; text: string }> {
+  const where = `${campaignPath}: message.template ${printableName(JSON.stringify(template))}`;
+  if (isAbsolute(template) || /^[A-Za-z]:/.test(template) || template.startsWith('\\')) {
+    throw new TemplateError(
+      `${where} must be a path relative to the campaign file's folder, not an absolute path`,
+    );
+  }
+  const folder = dirname(resolve(campaignPath));
+  const path = resolve(folder, template);
+  if (!isInside(folder, path)) {
+    throw new TemplateError(
+      `${where} leads outside the campaign file's folder (..); keep the template beside the campaign file`,
+    );
+  }
+  let real: string;
+  try {
+    real = await realpath(path);
+    if (!isInside(await realpath(folder), real)) {
+      throw new TemplateError(`${where} is a symbolic link that leads outside the campaign file's folder`);
+    }
+  } catch (cause) {
+    if (cause instanceof TemplateError) throw cause;
+    throw new TemplateError(`${where} cannot be read (${(cause as NodeJS.ErrnoException).code ?? cause})`, {
+      cause,
+    });
+  }
+  let handle: FileHandle;
+  try {
+    // The resolved path, not followed again: a link swapped in after realpath is refused (ELOOP).
+    handle = await open(real, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+  } catch (cause) {
+    throw new TemplateError(`${where} cannot be read (${(cause as NodeJS.ErrnoException).code ?? cause})`, {
+      cause,
+    });
+  }
+  try {
+    const stats = await handle.stat();
+    if (!stats.isFile()) throw new TemplateError(`${where} is not a regular file`);
+    if (stats.size > MAX_TEMPLATE_BYTES) {
+      throw new TemplateError(
+        `${where} is ${stats.size} bytes, more than a template's limit of ${MAX_TEMPLATE_BYTES}`,
+      );
+    }
+    const buffer = Buffer.alloc(MAX_TEMPLATE_BYTES + 1);
+    let filled = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, null);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+      if (filled > MAX_TEMPLATE_BYTES)
+        throw new TemplateError(`${where} grew past a template's limit of ${MAX_TEMPLATE_BYTES} bytes`);
+    }
+    return { path, text: buffer.subarray(0, filled).toString('utf8') };
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * The template file's {subject, body}, or why it is not that: naming the keys
+ * the schema knows, never the file's content (zod's messages quote unknown keys).
+ */
+function templateOf(value: unknown): z.infer<typeof templateFileSchema> | string {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return 'it is not a JSON object';
+  const result = templateFileSchema.safeParse(value);
+  if (result.success) return result.data;
+  const problems = new Set<string>();
+  for (const issue of result.error.issues) {
+    const key = issue.path[0];
+    if (issue.code === 'unrecognized_keys') problems.add('it has keys other than "subject" and "body"');
+    else if (key === 'subject' || key === 'body') problems.add(`"${key}" must be a non-empty string`);
+    else problems.add('it is not {"subject": "...", "body": "..."}');
+  }
+  return [...problems].join('; ');
+}
 
 const placeholder = /\{\{\s*([A-Za-z][A-Za-z0-9_.]*)\s*\}\}/g;
 
@@ -60,21 +156,21 @@ export async function resolveTemplate(raw: unknown, campaignPath: string): Promi
       `${campaignPath}: message has both a template and its own subject/body; keep one`,
     );
   }
-  const path = resolve(dirname(campaignPath), template);
-  let text: string;
+  const file = await readTemplateFile(campaignPath, template);
+  const path = printableName(file.path);
+  let json: unknown;
   try {
-    text = await readFile(path, 'utf8');
-  } catch (cause) {
+    json = JSON.parse(file.text.replace(/^\uFEFF/, ''));
+  } catch {
+    // JSON.parse's message quotes the text around the error: never shown.
     throw new TemplateError(
-      `${campaignPath}: message.template ${template} cannot be read (${(cause as NodeJS.ErrnoException).code})`,
+      `${path}: the template is not valid JSON; a template is {"subject": "...", "body": "..."}`,
     );
   }
-  let parsed: z.infer<typeof templateFileSchema>;
-  try {
-    parsed = templateFileSchema.parse(JSON.parse(text));
-  } catch (cause) {
+  const parsed = templateOf(json);
+  if (typeof parsed === 'string') {
     throw new TemplateError(
-      `${path}: a template is JSON with exactly "subject" and "body" strings (${(cause as Error).message.split('\n')[0]})`,
+      `${path}: a template is JSON with exactly "subject" and "body" strings (${parsed})`,
     );
   }
   const fields = campaignFields(campaign);
@@ -84,7 +180,7 @@ export async function resolveTemplate(raw: unknown, campaignPath: string): Promi
     }
     for (const [k, v] of Object.entries(extra)) {
       if (typeof v !== 'string')
-        throw new TemplateError(`${campaignPath}: message.fields.${k} must be a string`);
+        throw new TemplateError(`${campaignPath}: message.fields.${printableName(k)} must be a string`);
       fields.set(k, v);
     }
   }

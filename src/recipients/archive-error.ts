@@ -2,6 +2,7 @@
  * The one error type of the archive boundary, and the reading of a failed 7z
  * run into it. Messages never hold the password or file contents.
  */
+import { printableName } from './printable.js';
 import type { SevenZipResult } from './seven-zip.js';
 
 export const archiveErrorCodes = [
@@ -34,9 +35,11 @@ export class ArchiveError extends Error {
     reason: string,
     options: { entry?: string; cause?: unknown } = {},
   ) {
-    const where = options.entry === undefined ? '' : `, entry ${JSON.stringify(options.entry)}`;
+    // Names come from the file system and the archive, the reason may quote 7z: all printable on a terminal.
+    const where =
+      options.entry === undefined ? '' : `, entry ${printableName(JSON.stringify(options.entry))}`;
     super(
-      `archive ${JSON.stringify(archive)}${where}: ${reason} [${code}]`,
+      `archive ${printableName(JSON.stringify(archive))}${where}: ${printableName(reason)} [${code}]`,
       options.cause === undefined ? undefined : { cause: options.cause },
     );
     this.name = 'ArchiveError';
@@ -70,7 +73,8 @@ export function sevenZipFailure(
   password: string | undefined,
   prompted: boolean,
 ): ArchiveError {
-  const { stderr } = result;
+  // 7-Zip reads the archive as /dev/fd/3 (see archive.ts); its messages may say so.
+  const stderr = result.stderr.replaceAll('/dev/fd/3', 'the archive');
   if (result.outcome === 'not-started') {
     return new ArchiveError(
       'SEVEN_ZIP_MISSING',

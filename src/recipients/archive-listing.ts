@@ -156,6 +156,11 @@ function linkReason(entry: ListedEntry): string | undefined {
   if (mode === undefined) return undefined;
   const type = mode[0];
   if (type === 'l') return 'the entry is a symbolic link';
+  // `0`: no file-type bits at all, as zip writers that set no mode store an
+  // entry (Python's zipfile: external_attr 0; 7-Zip shows `0rw-------`). It is
+  // a folder when 7-Zip marks it one (trailing slash: Folder +, D), else a
+  // plain file: a link or device always carries its type bits.
+  if (type === '0') return undefined;
   if (type !== '-' && type !== 'd') return 'the entry is not a regular file (device, fifo or socket)';
   return undefined;
 }

@@ -2,9 +2,13 @@
  * Reads recipient files out of (usually AES-256 encrypted) 7-Zip archives,
  * safely, into memory only.
  *
- * How: one `7z l -slt -ba` lists the archive and every rule that the listing
- * can decide is checked (links, absolute or `..` paths, nested archives, entry
- * count, declared sizes) before anything is extracted. Then one `7z x -so`
+ * How: the archive is opened here and checked on its handle (a regular file,
+ * not too large, not a link when the caller says so); 7-Zip reads it through
+ * that descriptor (/dev/fd/3), never by path, so neither a swapped file nor a
+ * wildcard in the name can change what it reads. One `7z l -slt -ba` lists
+ * the archive and every rule that the listing can decide is checked (links,
+ * absolute or `..` paths, nested archives, entry count, declared sizes)
+ * before anything is extracted. Then one `7z x -so`
  * streams every file to stdout; the stream is split by the listed sizes in
  * listing order (the order 7-Zip extracts in) and each piece is checked
  * against its listed CRC, so a broken order assumption is a CORRUPT error,
@@ -15,8 +19,8 @@
  * written to 7z's stdin, which 7-Zip reads when it prompts for a password.
  * Error messages carry neither the password nor file contents.
  */
-import { stat } from 'node:fs/promises';
-import { resolve as resolvePath } from 'node:path';
+import { constants } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import { ArchiveError, sevenZipFailure } from './archive-error.js';
 import {
@@ -26,6 +30,7 @@ import {
   parseListing,
   type Refusal,
 } from './archive-listing.js';
+import { formatBytes, kindOf } from './regular-file.js';
 import { runSevenZip } from './seven-zip.js';
 
 export { ArchiveError, type ArchiveErrorCode, archiveErrorCodes } from './archive-error.js';
@@ -37,12 +42,15 @@ export interface ArchiveLimits {
   maxEntryBytes: number;
   /** Largest declared size of all files together, in bytes: the zip-bomb guard. Default 256 MiB. */
   maxTotalBytes: number;
+  /** Largest size of the archive file itself, in bytes. Default 256 MiB. */
+  maxArchiveBytes: number;
 }
 
 export const defaultArchiveLimits: Readonly<ArchiveLimits> = Object.freeze({
   maxEntries: 10_000,
   maxEntryBytes: 1024 * 1024,
   maxTotalBytes: 256 * 1024 * 1024,
+  maxArchiveBytes: 256 * 1024 * 1024,
 });
 
 export interface ReadArchiveOptions {
@@ -54,6 +62,8 @@ export interface ReadArchiveOptions {
   timeoutMs?: number;
   /** The 7-Zip binary, a name on PATH or a path. Default `7z`. */
   sevenZip?: string;
+  /** Refuse the archive when its path is a symbolic link (O_NOFOLLOW), as for a file found in a directory. Default false. */
+  noFollow?: boolean;
 }
 
 /** One file of the archive, in listing order. Folders are not returned. */
@@ -84,6 +94,12 @@ const DEFAULT_TIMEOUT_MS = 60_000;
 const LISTING_BYTES_PER_ENTRY = 4096;
 /** Flags that keep 7-Zip from drawing progress or reading a terminal, with UTF-8 names. */
 const QUIET = ['-bd', '-bsp0', '-sccUTF-8'] as const;
+/**
+ * 7-Zip reads the archive through the descriptor this process opened and
+ * checked (inherited as its fd 3), never by path: what was checked is what is read.
+ */
+const ARCHIVE_FD = 3;
+const ARCHIVE_FD_PATH = `/dev/fd/${ARCHIVE_FD}`;
 
 export async function readArchive(path: string, options: ReadArchiveOptions = {}): Promise<ArchiveEntry[]> {
   const started = Date.now();
@@ -102,12 +118,29 @@ export async function readArchive(path: string, options: ReadArchiveOptions = {}
   if (type === undefined) {
     throw new ArchiveError('UNSUPPORTED_FORMAT', path, 'only .7z and .zip archives are read');
   }
-  // An absolute path cannot be mistaken for a switch; 7-Zip expands wildcards in archive names.
-  const absolute = resolvePath(path);
-  if (/[*?]/.test(absolute)) {
-    throw new ArchiveError('UNSUPPORTED_FORMAT', path, 'the archive path has a wildcard character (* or ?)');
+  const handle = await openArchive(path, limits, options.noFollow === true);
+  try {
+    return await readOpenArchive(path, handle, { limits, timeoutMs, started, bin, password, type });
+  } finally {
+    await handle.close();
   }
-  await assertRegularFile(path, absolute);
+}
+
+interface OpenArchiveRead {
+  limits: ArchiveLimits;
+  timeoutMs: number;
+  started: number;
+  bin: string;
+  password: string | undefined;
+  type: string;
+}
+
+async function readOpenArchive(
+  path: string,
+  handle: FileHandle,
+  run: OpenArchiveRead,
+): Promise<ArchiveEntry[]> {
+  const { limits, timeoutMs, started, bin, password, type } = run;
   const stdinText = password === undefined ? undefined : `${password}\n`;
   const remainingMs = (): number => {
     const left = timeoutMs - (Date.now() - started);
@@ -129,7 +162,8 @@ export async function readArchive(path: string, options: ReadArchiveOptions = {}
   let listingTooLong = false;
   const listed = await runSevenZip({
     bin,
-    args: ['l', '-slt', '-ba', ...QUIET, `-t${type}`, '--', absolute],
+    args: ['l', '-slt', '-ba', ...QUIET, `-t${type}`, '--', ARCHIVE_FD_PATH],
+    inheritFd: handle.fd,
     ...(stdinText === undefined ? {} : { stdinText }),
     timeoutMs: remainingMs(),
     onStdout(chunk) {
@@ -165,7 +199,8 @@ export async function readArchive(path: string, options: ReadArchiveOptions = {}
   let overflow = false;
   const extracted = await runSevenZip({
     bin,
-    args: ['x', '-so', '-y', ...QUIET, `-t${type}`, '--', absolute],
+    args: ['x', '-so', '-y', ...QUIET, `-t${type}`, '--', ARCHIVE_FD_PATH],
+    inheritFd: handle.fd,
     ...(stdinText === undefined ? {} : { stdinText }),
     timeoutMs: remainingMs(),
     onStdout(chunk) {
@@ -230,14 +265,38 @@ function resolveLimits(path: string, options: ReadArchiveOptions): ArchiveLimits
   return limits;
 }
 
-async function assertRegularFile(path: string, absolute: string): Promise<void> {
+/** Opens the archive and checks the handle: a regular file (not a FIFO or device, nor a link when noFollow) within the size limit. */
+async function openArchive(path: string, limits: ArchiveLimits, noFollow: boolean): Promise<FileHandle> {
+  let handle: FileHandle;
   try {
-    const s = await stat(absolute);
-    if (!s.isFile()) throw new ArchiveError('NOT_FOUND', path, 'the path is not a regular file');
+    handle = await open(
+      path,
+      constants.O_RDONLY | constants.O_NONBLOCK | (noFollow ? constants.O_NOFOLLOW : 0),
+    );
   } catch (err) {
-    if (err instanceof ArchiveError) throw err;
     const code = (err as NodeJS.ErrnoException).code ?? 'unknown error';
-    throw new ArchiveError('NOT_FOUND', path, `the archive cannot be read (${code})`, { cause: err });
+    const reason =
+      code === 'ELOOP' && noFollow
+        ? 'the path is a symbolic link, which is not followed here'
+        : `the archive cannot be read (${code})`;
+    throw new ArchiveError('NOT_FOUND', path, reason, { cause: err });
+  }
+  try {
+    const stats = await handle.stat();
+    const kind = kindOf(stats);
+    if (kind !== undefined)
+      throw new ArchiveError('NOT_FOUND', path, `the path is ${kind}, not a regular file`);
+    if (stats.size > limits.maxArchiveBytes) {
+      throw new ArchiveError(
+        'TOO_LARGE',
+        path,
+        `the archive is ${stats.size} bytes, more than the limit of ${formatBytes(limits.maxArchiveBytes)}`,
+      );
+    }
+    return handle;
+  } catch (err) {
+    await handle.close();
+    throw err;
   }
 }
 

@@ -12,7 +12,8 @@
  * - Stopping kills the whole process group with SIGKILL, so a wrapper script
  *   (/usr/bin/7z is `exec`-ing sh) or anything it started dies too.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
 
 /** Longest stderr kept (7-Zip's error text is short; a flood is cut here). */
 const STDERR_CAP_BYTES = 16 * 1024;
@@ -23,6 +24,8 @@ export interface SevenZipRun {
   args: readonly string[];
   /** Written to stdin, which is then closed; when undefined stdin is closed at once. */
   stdinText?: string;
+  /** An open descriptor the child gets as its fd 3 (so `/dev/fd/3` names it there). Default none. */
+  inheritFd?: number;
   /** Kill the child this many ms after it starts. */
   timeoutMs: number;
   /** Receives each stdout chunk in order; returning false kills the child at once. */
@@ -51,7 +54,11 @@ export interface SevenZipResult {
 
 export function runSevenZip(run: SevenZipRun): Promise<SevenZipResult> {
   return new Promise((resolve) => {
-    const child = spawn(run.bin, [...run.args], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    // Pipes on 0-2 (a fourth stdio slot makes the typings forget that).
+    const child = spawn(run.bin, [...run.args], {
+      stdio: ['pipe', 'pipe', 'pipe', run.inheritFd ?? 'ignore'],
+      detached: true,
+    }) as ChildProcessByStdio<Writable, Readable, Readable>;
     let outcome: SevenZipOutcome = 'exited';
     let startErrorCode: string | undefined;
     let settled = false;

@@ -242,7 +242,7 @@ export function summarySentences(data: ReportData): string[] {
   out.push(`${n(o.delivered)} av ${formatInt(whole)} mottagare har fått meddelandet i sin inkorg i 1177.`);
   if (o.unreachable > 0) {
     out.push(
-      `${n(o.unreachable)} kunde inte nås i 1177 (inte aktiva eller spärrade)` +
+      `${n(o.unreachable)} kunde inte nås i 1177 (inget konto i 1177, eller kontot spärrat)` +
         (data.campaign.unreachable === 'letter'
           ? ' och ska få brev enligt beställningen.'
           : '. Enligt beställningen skickas inget brev till dem.'),

@@ -224,6 +224,12 @@ describe('loading a campaign file', () => {
     writeFileSync(broken, '{"id": ');
     await expect(loadCampaign(broken)).rejects.toBeInstanceOf(CampaignError);
     await expect(loadCampaign(broken)).rejects.toThrow(/broken\.json: not valid JSON/);
+    // A file that is not a campaign at all: where it breaks, never what it says.
+    const secret = join(dir, 'shadow');
+    writeFileSync(secret, 'root:$y$j9T$hemligthash:19000:0:99999:7:::\n');
+    const err = (await loadCampaign(secret).catch((e: Error) => e)) as Error;
+    expect(err.message.startsWith(`${secret}: not valid JSON`)).toBe(true);
+    expect(err.message).not.toMatch(/root|hemlig|\$y\$/);
   });
 
   it('loadApprovedCampaign refuses an unapproved file', async () => {

@@ -1,9 +1,10 @@
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { contentSha256 } from '../../src/campaign/approval.js';
 import { CampaignError, loadApprovedCampaign } from '../../src/campaign/load.js';
-import { TemplateError } from '../../src/campaign/template.js';
+import { resolveTemplate, TemplateError } from '../../src/campaign/template.js';
 import { makeCampaign, tempDir } from '../helpers/campaign.js';
 
 async function campaignWithTemplate(template: unknown, fields?: Record<string, unknown>) {
@@ -64,5 +65,84 @@ describe('message templates', () => {
     };
     await writeFile(t.path, JSON.stringify({ ...t.raw, approval }));
     await expect(loadApprovedCampaign(t.path)).rejects.toThrow(CampaignError);
+  });
+});
+
+describe('message templates: only inside the campaign file folder', () => {
+  /** A campaign in its own folder naming `template`; returns the error loading it gives. */
+  async function loadError(template: string, setup?: (dir: string) => Promise<void>): Promise<Error> {
+    const t = await campaignWithTemplate({ subject: 'Provsvar', body: 'Text' });
+    await setup?.(t.dir);
+    await writeFile(t.path, JSON.stringify({ ...t.raw, message: { ...t.raw.message, template } }));
+    const err = await loadApprovedCampaign(t.path).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(TemplateError);
+    return err as Error;
+  }
+
+  const secret = 'HEMLIG-INNEHALL-0417';
+  let outside: string;
+  beforeAll(async () => {
+    outside = join(tempDir('template-outside'), 'mall.json');
+    await writeFile(outside, JSON.stringify({ subject: secret, body: secret }));
+  });
+
+  it('refuses an absolute path', async () => {
+    const e = await loadError(outside);
+    expect(e.message).toContain('not an absolute path');
+    expect(e.message).not.toContain(secret);
+  });
+
+  it('refuses a path that leads out with .., and allows one that stays inside', async () => {
+    const e = await loadError(`../${basename(dirname(outside))}/mall.json`);
+    expect(e.message).toContain("leads outside the campaign file's folder");
+    const inside = await campaignWithTemplate({ subject: 'Hej', body: 'Text' });
+    await mkdir(join(inside.dir, 'mallar'));
+    await writeFile(join(inside.dir, 'mallar', 'm.json'), JSON.stringify({ subject: 'Hej', body: 'Text' }));
+    const raw = { ...inside.raw, message: { ...inside.raw.message, template: 'mallar/../mallar/m.json' } };
+    expect(await resolveTemplate(raw, inside.path)).toMatchObject({
+      message: { subject: 'Hej', body: 'Text' },
+    });
+  });
+
+  it('refuses a symbolic link that leads outside the folder, and follows one that stays inside', async () => {
+    const e = await loadError('link.json', (dir) => symlink(outside, join(dir, 'link.json')));
+    expect(e.message).toContain("is a symbolic link that leads outside the campaign file's folder");
+    expect(e.message).not.toContain(secret);
+    const inside = await campaignWithTemplate({ subject: 'Hej', body: 'Text' });
+    await symlink(join(inside.dir, 'mall.json'), join(inside.dir, 'alias.json'));
+    const raw = { ...inside.raw, message: { ...inside.raw.message, template: 'alias.json' } };
+    expect(await resolveTemplate(raw, inside.path)).toMatchObject({ message: { subject: 'Hej' } });
+  });
+
+  it('refuses a FIFO or a directory without blocking', async () => {
+    const fifo = await loadError('fifo.json', async (dir) => {
+      execFileSync('mkfifo', [join(dir, 'fifo.json')]);
+    });
+    expect(fifo.message).toContain('is not a regular file');
+    const folder = await loadError('sub', (dir) => mkdir(join(dir, 'sub')));
+    expect(folder.message).toContain('is not a regular file');
+  });
+
+  it('never quotes the template file in an error: not JSON, or the wrong keys', async () => {
+    const broken = await loadError('bad.json', (dir) =>
+      writeFile(join(dir, 'bad.json'), `{"subject": "${secret}", "body": ${secret}}`),
+    );
+    expect(broken.message).toContain('the template is not valid JSON');
+    expect(broken.message).not.toContain(secret);
+    expect(broken.message).not.toContain('HEMLIG');
+    const keys = await loadError('keys.json', (dir) =>
+      writeFile(join(dir, 'keys.json'), JSON.stringify({ subject: 'x', body: 'y', [secret]: secret })),
+    );
+    expect(keys.message).toContain('it has keys other than "subject" and "body"');
+    expect(keys.message).not.toContain(secret);
+    const types = await loadError('types.json', (dir) =>
+      writeFile(join(dir, 'types.json'), JSON.stringify({ subject: 17, body: '' })),
+    );
+    expect(types.message).toContain(
+      '"subject" must be a non-empty string; "body" must be a non-empty string',
+    );
   });
 });

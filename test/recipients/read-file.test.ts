@@ -178,14 +178,25 @@ describe('parseRecipientFile: problems', () => {
     expect(read(`${co}\n`).numbers).toEqual([co]);
   });
 
-  it('invalid UTF-8 and NUL bytes are FORMAT problems, not a crash', () => {
+  it('invalid UTF-8 is a FORMAT problem of its line; a NUL byte makes the file one problem, not a crash', () => {
     const data = Buffer.concat([
       Buffer.from(`${a}\n`),
-      Buffer.from([0xff, 0xfe, 0x00, 0x31, 0x0a]),
+      Buffer.from([0xff, 0xfe, 0x31, 0x0a]),
       Buffer.from(b),
     ]);
     const f = read(data);
     expect(f.numbers).toEqual([a, b]);
     expect(f.problems).toMatchObject([{ line: 2, code: 'FORMAT' }]);
+    // A NUL byte: not a text file (real recipient files never hold one), named on the line it is on.
+    const nul = Buffer.concat([
+      Buffer.from(`${a}\n`),
+      Buffer.from([0xff, 0xfe, 0x00, 0x31, 0x0a]),
+      Buffer.from(b),
+    ]);
+    expect(read(nul)).toMatchObject({
+      lines: 1,
+      numbers: [],
+      problems: [{ line: 2, code: 'FORMAT', value: 'file has NUL bytes; not a text file' }],
+    });
   });
 });

@@ -3,7 +3,8 @@
  * its own key prefix and directory; independent tests run concurrently to keep
  * the file fast (each child pays for starting node and tsx).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
@@ -81,7 +82,7 @@ function numbers(count: number, offset: number): string[] {
   return list;
 }
 
-function writeFile(dir: string, name: string, text: string): string {
+function writeFile(dir: string, name: string, text: string | Buffer): string {
   const path = join(dir, name);
   writeFileSync(path, text);
   return path;
@@ -414,5 +415,134 @@ describe.concurrent('enqueue CLI', { timeout: 120_000 }, () => {
     const q = await scenario('no-source-system-quiet', { campaign: quiet });
     const ok = await enqueue(q, ['--campaign', q.campaignPath, file], { INBOX_SOURCE_SYSTEM: undefined });
     expect(ok.code, ok.stderr).toBe(0);
+  });
+});
+
+/** A raw control character a terminal may act on: C0 but the line feed, DEL, C1. */
+const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
+
+function expectNoRawControl(result: CliResult): void {
+  for (const [stream, text] of [
+    ['stdout', result.stdout],
+    ['stderr', result.stderr],
+  ] as const) {
+    const m = RAW_CONTROL.exec(text);
+    if (m) {
+      const at = text.slice(Math.max(0, m.index - 30), m.index + 10);
+      throw new Error(
+        `raw U+${m[0].charCodeAt(0).toString(16).padStart(4, '0')} on ${stream} near ${JSON.stringify(at)}`,
+      );
+    }
+  }
+}
+
+describe.concurrent('enqueue CLI: hostile inputs', { timeout: 120_000 }, () => {
+  it('a directory with a FIFO and a link to /dev/zero: exit 1 within seconds naming both, nothing written', async () => {
+    const s = await scenario('fifo-zero', { activate: false });
+    const dir = join(s.dir, 'leverans');
+    mkdirSync(dir);
+    writeFile(dir, 'b.txt', recipientText(numbers(3, 9000)));
+    execFileSync('mkfifo', [join(dir, 'a.txt')]);
+    symlinkSync('/dev/zero', join(dir, 'z.txt'));
+    const secret = writeFile(s.dir, 'secret.txt', 'root:$6$hemligt:19000:0:99999:7:::\n');
+    symlinkSync(secret, join(dir, 'shadow.csv'));
+    // Before: blocked in the FIFO (SIGTERM did not help), or read /dev/zero until memory ran out.
+    const result = await runScript('enqueue', ['--campaign', s.campaignPath, '--dry-run', dir], {
+      env: s.env,
+      timeoutMs: 20_000,
+    });
+    expect(result.code).toBe(1);
+    const line = oneLine(result.stderr);
+    expect(line).toContain(`${join(dir, 'a.txt')} is a FIFO`);
+    expect(line).toContain(`${join(dir, 'z.txt')} is a symbolic link`);
+    expect(line).toContain(`${join(dir, 'shadow.csv')} is a symbolic link`);
+    expect(`${result.stdout}${result.stderr}`).not.toContain('hemligt');
+    expect(await keysUnder(s.prefix)).toEqual([]);
+  });
+
+  it('MAX_RECIPIENT_FILE_BYTES: a larger file is refused naming file and limit; a bad value is exit 2', async () => {
+    const s = await scenario('size-limit', { activate: false });
+    const file = writeFile(s.dir, 'stor.txt', recipientText(numbers(10, 9100)));
+    const tooBig = await enqueue(s, ['--campaign', s.campaignPath, '--dry-run', file], {
+      MAX_RECIPIENT_FILE_BYTES: '100',
+    });
+    expect(tooBig.code).toBe(1);
+    expect(oneLine(tooBig.stderr)).toBe(
+      `enqueue: ${file}: 130 bytes, more than the limit of 100 bytes (MAX_RECIPIENT_FILE_BYTES)`,
+    );
+    const bad = await enqueue(s, ['--campaign', s.campaignPath, '--dry-run', file], {
+      MAX_RECIPIENT_FILE_BYTES: '64MB',
+    });
+    expect(bad.code).toBe(2);
+    expect(oneLine(bad.stderr)).toMatch(
+      /^enqueue: invalid configuration: MAX_RECIPIENT_FILE_BYTES must be a whole number of bytes/,
+    );
+    expect(await keysUnder(s.prefix)).toEqual([]);
+  });
+
+  it('no raw control character from an input file reaches stdout or stderr; UTF-16 is one problem', async () => {
+    const s = await scenario('control');
+    const dir = join(s.dir, 'leverans');
+    mkdirSync(dir);
+    const good = numbers(4, 9200);
+    const esc = writeFile(
+      dir,
+      'esc.txt',
+      [
+        good[0],
+        '\u001b[2J\u001b[H\u001b[31mX',
+        '\u001b]0;titel\u0007',
+        `${good[1]!.slice(0, 8)}\u001b[8m-${good[1]!.slice(8)}`,
+        '\u009b2Jabcdefgh',
+        'abc\rdefghijk',
+        'a\tb\u000bc\u000cdefghijk',
+        '\u202eevil-text-here',
+      ].join('\n'),
+    );
+    const red = writeFile(dir, '\u001b[31mröd.txt', `${good[2]}\nfel\n`);
+    const nul = writeFile(dir, 'nul.txt', Buffer.concat([Buffer.from(`${good[3]}\n`), Buffer.alloc(64)]));
+    const utf16 = writeFile(
+      dir,
+      'unicode.txt',
+      Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(recipientText(numbers(250, 9300)), 'utf16le')]),
+    );
+    const utf16NoBom = writeFile(
+      dir,
+      'unicode-2.csv',
+      Buffer.from(recipientText(numbers(5, 9600)), 'utf16le'),
+    );
+
+    const human = await enqueue(s, ['--campaign', s.campaignPath, '--dry-run', dir]);
+    expect(human.code, human.stderr).toBe(1);
+    expectNoRawControl(human);
+    expect(human.stdout).toContain(`${esc}:2: FORMAT \\x1b[2J\\x1b[H\\x1b****…\n`);
+    expect(human.stdout).toContain(`${esc}:5: FORMAT \\x9b2Jabcd****\n`);
+    expect(human.stdout).toContain(`${join(dir, '\\x1b[31mröd.txt')}:2: FORMAT`);
+    expect(human.stdout).toContain(`${utf16}:1: FORMAT file is UTF-16; save it as UTF-8`);
+    expect(human.stdout).toContain(`${utf16NoBom}:1: FORMAT file is UTF-16; save it as UTF-8`);
+    expect(human.stdout).toContain(`${nul}:2: FORMAT file has NUL bytes; not a text file`);
+    expect(human.stdout.match(/unicode\.txt:/g)).toHaveLength(1);
+
+    const json = await enqueue(s, ['--campaign', s.campaignPath, '--dry-run', '--json', dir]);
+    expect(json.code, json.stderr).toBe(1);
+    expectNoRawControl(json);
+    const r = jsonOf(json);
+    expect(r.problems.filter((p) => p.file === utf16)).toEqual([
+      { file: utf16, line: 1, code: 'FORMAT', value: 'file is UTF-16; save it as UTF-8' },
+    ]);
+    expect(r.problems.find((p) => p.file === esc && p.line === 2)?.value).toBe(
+      '\u001b[2J\u001b[H\u001b****…',
+    );
+    expect(r.files.map((f) => f.name)).toContain(red);
+    await expectOnlyUnitsHash(s.prefix);
+
+    // An error naming a hostile entry name: escaped on stderr too.
+    const links = join(s.dir, 'links');
+    mkdirSync(links);
+    symlinkSync('/dev/zero', join(links, '\u001b[2J.txt'));
+    const refused = await enqueue(s, ['--campaign', s.campaignPath, '--dry-run', '--json', links]);
+    expect(refused.code).toBe(1);
+    expectNoRawControl(refused);
+    expect(refused.stderr).toContain('\\x1b[2J.txt is a symbolic link');
   });
 });
