@@ -21,7 +21,7 @@ import { activateUnit } from '../src/queue/units.js';
 import { syntheticPnr } from '../src/recipients/synthetic.js';
 import { exitCodes, parseCliArgs, runCli } from './lib/cli.js';
 import { packEncrypted } from './lib/make-archive.js';
-import { type PrivateRedis, redisAnswers, startPrivateRedis } from './lib/private-redis.js';
+import { noRedisHelp, type PrivateRedis, redisAnswers, startPrivateRedis } from './lib/private-redis.js';
 import { runEntry, spawnEntry, stopProcess, waitForLine } from './lib/processes.js';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -47,12 +47,11 @@ await runCli('demo', async () => {
     // 1. Redis: REDIS_URL, the default port, or a private redis-server for this run.
     let redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
     if (!(await redisAnswers(redisUrl))) {
-      if (process.env.REDIS_URL || spawnSync('redis-server', ['--version']).status !== 0) {
+      const redisServerOnPath = spawnSync('redis-server', ['--version']).status === 0;
+      if (process.env.REDIS_URL || !redisServerOnPath) {
         throw Object.assign(
-          new Error(
-            `no Redis answers at ${redisUrl}. Install and start one (apt-get install redis-server) or set REDIS_URL.`,
-          ),
-          { code: 'CONFIG' },
+          new Error(noRedisHelp(redisUrl, { explicitUrl: !!process.env.REDIS_URL, redisServerOnPath })),
+          { code: 'REDIS_UNREACHABLE' },
         );
       }
       privateRedis = await startPrivateRedis();

@@ -90,6 +90,36 @@ export async function freePort(): Promise<number> {
 }
 
 /** Whether a Redis at `url` answers PING now (one quick try, no retries). */
+/**
+ * The paragraph for a machine with no Redis: what was tried, and the two ways
+ * to get one. `explicitUrl` when REDIS_URL was set (its password masked).
+ */
+export function noRedisHelp(
+  url: string,
+  options: { explicitUrl: boolean; redisServerOnPath: boolean },
+): string {
+  const tried = options.explicitUrl
+    ? `Nothing answers at REDIS_URL=${maskUrl(url)}.`
+    : `Nothing answers at ${url}, and ${options.redisServerOnPath ? 'a private redis-server could not be started' : 'redis-server is not on PATH to start a private one'}.`;
+  return [
+    tried,
+    'utskick keeps its queue, ledger and campaign state in Redis (version 7). Get one in either of two ways:',
+    '  - with Docker:        docker compose -f config/compose.dev.yml up -d redis   (listens on 127.0.0.1:6379)',
+    "  - from the system:    apt-get install redis-server   (or your distribution's redis package; it runs on 127.0.0.1:6379)",
+    'then run the command again, or set REDIS_URL to a Redis you already have.',
+  ].join('\n');
+}
+
+function maskUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(not a URL)';
+  }
+}
+
 export async function redisAnswers(url: string, connectTimeoutMs = 1000): Promise<boolean> {
   const r = new Redis(url, {
     lazyConnect: true,

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import type { TestProject } from 'vitest/node';
-import { freePort, redisAnswers } from '../../scripts/lib/private-redis.js';
+import { freePort, noRedisHelp, redisAnswers } from '../../scripts/lib/private-redis.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -21,10 +21,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
     project.provide('redisUrl', url);
     return async () => {};
   }
-  if (spawnSync('redis-server', ['--version']).status !== 0) {
-    throw new Error(
-      `No Redis answers at ${url} and redis-server is not on PATH. Start one (apt-get install redis-server; redis-server --save "" --appendonly no) or set REDIS_URL.`,
+  const redisServerOnPath = spawnSync('redis-server', ['--version']).status === 0;
+  if (process.env.REDIS_URL || !redisServerOnPath) {
+    // One clear paragraph, not a stack trace: the whole suite needs a real Redis.
+    process.stderr.write(
+      `\nnpm test: ${noRedisHelp(url, { explicitUrl: !!process.env.REDIS_URL, redisServerOnPath })}\n\n`,
     );
+    process.exit(1);
   }
   const port = await freePort();
   child = spawn(

@@ -1,8 +1,9 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { parse as parseYaml } from 'yaml';
 import { freePort } from './global-setup.js';
 
 /** Fails (never skips) when a binary the ops tests need is missing. */
@@ -13,23 +14,9 @@ export function requireBinary(name: string, versionArg: string, aptPackage: stri
   }
 }
 
-/** Reads a YAML file as plain data, through python3's yaml (docker-compose brings both). */
+/** Reads a YAML file as plain data (the `yaml` package: no python or system library needed). */
 export function readYaml(path: string): unknown {
-  const r = spawnSync(
-    'python3',
-    [
-      '-c',
-      'import json, sys, yaml; print(json.dumps(yaml.load(open(sys.argv[1]), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))))',
-      path,
-    ],
-    { encoding: 'utf8' },
-  );
-  if (r.error || r.status !== 0) {
-    throw new Error(
-      `cannot read ${path} as YAML (${r.stderr?.trim() || r.error?.message}): apt-get install python3-yaml`,
-    );
-  }
-  return JSON.parse(r.stdout);
+  return parseYaml(readFileSync(path, 'utf8'));
 }
 
 export interface StartPrometheusOptions {

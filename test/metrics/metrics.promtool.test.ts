@@ -3,12 +3,12 @@ import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readYaml, requireBinary } from '../helpers/prometheus.js';
+import { readYaml } from '../helpers/prometheus.js';
+import { itWithTools, tools } from '../helpers/tools.js';
 
 const configDir = resolve(import.meta.dirname, '../../config');
 
 function promtool(args: string[], cwd = configDir): { status: number | null; output: string } {
-  requireBinary('promtool', '--version', 'prometheus');
   const r = spawnSync('promtool', args, { cwd, encoding: 'utf8', timeout: 15_000 });
   if (r.error) throw new Error(`promtool could not run (${r.error.message}): apt-get install prometheus`);
   return { status: r.status, output: `${r.stdout}${r.stderr}` };
@@ -39,13 +39,17 @@ function alertRules(): Rule[] {
 }
 
 describe('prometheus config and alert rules', () => {
-  it('promtool check config accepts config/prometheus.yml (and finds its rule file)', () => {
-    const r = promtool(['check', 'config', 'prometheus.yml']);
-    expect(r.output).toContain('SUCCESS');
-    expect(r.status, r.output).toBe(0);
-  });
+  itWithTools(
+    'promtool check config accepts config/prometheus.yml (and finds its rule file)',
+    [tools.promtool],
+    () => {
+      const r = promtool(['check', 'config', 'prometheus.yml']);
+      expect(r.output).toContain('SUCCESS');
+      expect(r.status, r.output).toBe(0);
+    },
+  );
 
-  it('promtool check config refuses the config when alerts.yml is missing', () => {
+  itWithTools('promtool check config refuses the config when alerts.yml is missing', [tools.promtool], () => {
     const dir = mkdtempSync(join(tmpdir(), 'utskick-promcfg-'));
     try {
       copyFileSync(join(configDir, 'prometheus.yml'), join(dir, 'prometheus.yml'));
@@ -56,19 +60,19 @@ describe('prometheus config and alert rules', () => {
     }
   });
 
-  it('promtool check rules accepts config/alerts.yml', () => {
+  itWithTools('promtool check rules accepts config/alerts.yml', [tools.promtool], () => {
     const r = promtool(['check', 'rules', 'alerts.yml']);
     expect(r.output).toMatch(/SUCCESS: \d+ rules found/);
     expect(r.status, r.output).toBe(0);
   });
 
-  it('promtool test rules passes config/alerts.test.yml', () => {
+  itWithTools('promtool test rules passes config/alerts.test.yml', [tools.promtool], () => {
     const r = promtool(['test', 'rules', 'alerts.test.yml']);
     expect(r.output).toContain('SUCCESS');
     expect(r.status, r.output).toBe(0);
   });
 
-  it('promtool test rules fails when an alert no longer fires as tested', () => {
+  itWithTools('promtool test rules fails when an alert no longer fires as tested', [tools.promtool], () => {
     const dir = mkdtempSync(join(tmpdir(), 'utskick-promtest-'));
     try {
       copyFileSync(join(configDir, 'alerts.test.yml'), join(dir, 'alerts.test.yml'));

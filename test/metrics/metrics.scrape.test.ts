@@ -1,8 +1,9 @@
 import { resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createMetrics, type JobCountSource } from '../../src/metrics/registry.js';
 import { createMetricsServer, type MetricsServer } from '../../src/metrics/server.js';
 import { type RunningPrometheus, startPrometheus } from '../helpers/prometheus.js';
+import { describeWithTools, tools } from '../helpers/tools.js';
 
 /** Fixed numbers in place of Redis: this test is about the scrape, not the queue. */
 const source: JobCountSource = {
@@ -24,7 +25,7 @@ interface ApiAlert {
   state: string;
 }
 
-describe('a real Prometheus scrapes the metrics server', () => {
+describeWithTools('a real Prometheus scrapes the metrics server', [tools.prometheus], () => {
   let server: MetricsServer;
   let prom: RunningPrometheus;
 

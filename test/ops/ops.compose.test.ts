@@ -2,8 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readYaml, requireBinary } from '../helpers/prometheus.js';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { readYaml } from '../helpers/prometheus.js';
+import { describeWithTools, tools } from '../helpers/tools.js';
 
 const root = resolve(import.meta.dirname, '../..');
 
@@ -60,12 +61,11 @@ function literalSecrets(compose: Compose): string[] {
   return found;
 }
 
-describe('docker-compose.yml', () => {
+describeWithTools('docker-compose.yml', [tools.dockerCompose], () => {
   let dir: string;
   let compose: Compose;
 
   beforeAll(() => {
-    requireBinary('docker-compose', 'version', 'docker-compose');
     dir = mkdtempSync(join(tmpdir(), 'utskick-compose-'));
     // Placeholder secret files (docker-compose may check they exist); never real values.
     for (const f of secretFiles) writeFileSync(join(dir, f), 'placeholder\n');
@@ -216,5 +216,16 @@ describe('docker-compose.yml', () => {
     expect(compose.services.ops?.environment?.REDIS_URL).toBe('redis://utskick-ops@redis:6379');
     expect(compose.services.cli?.profiles).toEqual(['tools']);
     expect(compose.services.ops?.profiles).toEqual(['tools']);
+  });
+
+  it('config/compose.dev.yml (the Redis the no-Redis message names) passes docker-compose config', () => {
+    const r = spawnSync('docker-compose', ['-f', 'config/compose.dev.yml', 'config', '-q'], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 15_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const dev = readYaml(join(root, 'config/compose.dev.yml')) as Compose;
+    expect(Object.keys(dev.services)).toEqual(['redis']);
   });
 });

@@ -1,27 +1,22 @@
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type Browser, chromium } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { outcomeOrder } from '../../src/report/format-sv.js';
 import { writeReport } from '../../src/report/write-report.js';
 import { makeReportData, makeRows } from '../helpers/report-fixture.js';
+import { describeWithTools, tools } from '../helpers/tools.js';
 
 const chromiumPath = '/usr/bin/chromium';
 const artifacts = resolve('test-artifacts');
 
-describe('report.html in a headless browser', () => {
+describeWithTools('report.html in a headless browser', [tools.chromium], () => {
   let browser: Browser | undefined;
   let dir: string;
 
   beforeAll(async () => {
-    if (!existsSync(chromiumPath)) {
-      throw new Error(
-        `${chromiumPath} is missing: the HTML report is checked in a real browser. Install it with: apt-get install chromium`,
-      );
-    }
     dir = await mkdtemp(join(tmpdir(), 'utskick-report-browser-'));
     browser = await chromium.launch({
       executablePath: chromiumPath,

@@ -26,4 +26,13 @@ describe('npm run demo', () => {
     // Nothing it started is left behind: it says it stopped, and its output holds no full personnummer.
     expect(r.stdout + r.stderr).not.toMatch(/\b(19|20)\d{6}-?\d{4}\b/);
   }, 90_000);
+
+  it('without a Redis: one paragraph saying what it tried and the two ways to get one, exit 1, no stack trace', async () => {
+    const r = await runEntry('scripts/demo.ts', ['--out', out], { REDIS_URL: 'redis://127.0.0.1:1' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^demo: Nothing answers at REDIS_URL=redis:\/\/127\.0\.0\.1:1\/?\.\n/);
+    expect(r.stderr).toContain('docker compose -f config/compose.dev.yml up -d redis');
+    expect(r.stderr).toContain('apt-get install redis-server');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  }, 30_000);
 });
