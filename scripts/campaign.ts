@@ -6,25 +6,48 @@
  *   npm run campaign -- test-send ID|campaign.json --to <file>   (the team's own test recipients only)
  *   npm run campaign -- purge ID [--force]             (after the report: remove all personal data)
  *   npm run campaign -- acl ID --password-file FILE    (a Redis user for this campaign's case handler only)
+ *
+ * Every ID is checked with the campaign schema's pattern before it is used.
  */
 import { writeFile } from 'node:fs/promises';
 import { loadApprovedCampaign } from '../src/campaign/load.js';
+import { loadClientConfig } from '../src/config/client.js';
 import { loadDeliveryConfig } from '../src/config/delivery.js';
 import { loadKeyring } from '../src/config/env.js';
 import { TestSendError, testSend } from '../src/dispatch/test-send.js';
-import { caseHandlerAcl } from '../src/queue/acl.js';
+import { assertOperationsUser, caseHandlerAcl } from '../src/queue/acl.js';
 import { CampaignStoreError, createCampaignStore } from '../src/queue/campaign-store.js';
 import { cancelCampaign, pauseCampaign, resumeCampaign } from '../src/queue/control.js';
+import { createKeys } from '../src/queue/keys.js';
 import { purgeCampaign } from '../src/queue/purge.js';
 import { type CampaignStatus, campaignStatus } from '../src/queue/status.js';
 import { readInputs } from '../src/recipients/inputs.js';
 import { todayOf } from '../src/recipients/personnummer.js';
 import { parseRecipientFile } from '../src/recipients/read-file.js';
-import { exitCodes, parseCliArgs, runCli, UsageError } from './lib/cli.js';
-import { openContext } from './lib/context.js';
+import { campaignIdArg, exitCodes, parseCliArgs, runCli, UsageError } from './lib/cli.js';
+import { type CliContext, openContext } from './lib/context.js';
 
 const usage =
   'usage: npm run campaign -- status [ID] [--json] | pause ID [--reason R] | resume ID | cancel ID [--reason R] | test-send ID|campaign.json --to FILE | purge ID [--force] | acl ID --password-file FILE';
+
+const options = {
+  json: { type: 'boolean', default: false },
+  reason: { type: 'string' },
+  by: { type: 'string' },
+  to: { type: 'string' },
+  force: { type: 'boolean', default: false },
+  'password-file': { type: 'string' },
+} as const;
+
+type Values = ReturnType<typeof parseCliArgs<{ allowPositionals: true; options: typeof options }>>['values'];
+
+/** What a command gets: its checked campaign id (or campaign file for test-send), the options, a writer. */
+interface Call {
+  id: string | undefined;
+  values: Values;
+  by: string;
+  out(human: string, json: unknown): void;
+}
 
 function formatStatus(s: CampaignStatus): string {
   const o = s.outcomes;
@@ -43,124 +66,119 @@ function formatStatus(s: CampaignStatus): string {
   return lines.join('\n');
 }
 
-await runCli('campaign', async () => {
-  const { values, positionals } = parseCliArgs({
-    allowPositionals: true,
-    options: {
-      json: { type: 'boolean', default: false },
-      reason: { type: 'string' },
-      by: { type: 'string' },
-      to: { type: 'string' },
-      force: { type: 'boolean', default: false },
-      'password-file': { type: 'string' },
-    },
-  });
-  const [command, id] = positionals;
-  if (!command) throw new UsageError(usage);
-  if (command !== 'status' && !id) throw new UsageError(`${command} needs a campaign id\n${usage}`);
-  const by = values.by ?? process.env.USER ?? 'operator';
-  const ctx = await openContext(process.env);
+async function status(ctx: CliContext, { id, out }: Call): Promise<number> {
   const deps = { ...ctx, jobPolicy: ctx.config.jobPolicy };
-  const out = (human: string, json: unknown) =>
-    process.stdout.write(values.json ? `${JSON.stringify(json)}\n` : `${human}\n`);
+  const ids = id ? [id] : await createCampaignStore(ctx.redis, ctx.keys).list();
+  const list = await Promise.all(ids.map((c) => campaignStatus(deps, c)));
+  if (id) out(formatStatus(list[0]!), list[0]);
+  else out(list.length === 0 ? 'no campaigns' : list.map(formatStatus).join('\n\n'), list);
+  return exitCodes.ok;
+}
+
+async function pause(ctx: CliContext, { id, values, by, out }: Call): Promise<number> {
+  const deps = { ...ctx, jobPolicy: ctx.config.jobPolicy };
+  const prev = await pauseCampaign(deps, id!, values.reason ?? 'paused by an operator', by);
+  out(`campaign ${id} paused (was ${prev}); calls in flight finish, no new call starts`, {
+    campaignId: id,
+    state: 'paused',
+    previous: prev,
+  });
+  return exitCodes.ok;
+}
+
+async function resume(ctx: CliContext, { id, by, out }: Call): Promise<number> {
+  const r = await resumeCampaign({ ...ctx, jobPolicy: ctx.config.jobPolicy }, id!, by);
+  out(`campaign ${id} resumed (${r.promoted} held jobs released)`, { campaignId: id, state: 'active', ...r });
+  return exitCodes.ok;
+}
+
+async function cancel(ctx: CliContext, { id, values, by, out }: Call): Promise<number> {
+  const deps = { ...ctx, jobPolicy: ctx.config.jobPolicy };
+  const r = await cancelCampaign(deps, id!, values.reason ?? 'cancelled by an operator', by);
+  out(`campaign ${id} cancelled; ${r.cancelled} recipients not yet sent are marked cancelled`, {
+    campaignId: id,
+    state: 'cancelled',
+    ...r,
+  });
+  return exitCodes.ok;
+}
+
+async function purge(ctx: CliContext, { id, values, by, out }: Call): Promise<number> {
+  await assertOperationsUser(ctx.redis, ctx.keys);
+  const r = await purgeCampaign({ ...ctx, jobPolicy: ctx.config.jobPolicy }, id!, {
+    force: values.force,
+    by,
+  });
+  out(
+    `campaign ${id} purged: ${r.keysDeleted} keys, ${r.jobsRemoved} jobs and ${r.deadLettersRemoved} dead letters removed; counts kept`,
+    r,
+  );
+  return exitCodes.ok;
+}
+
+async function testSendTo(ctx: CliContext, { id, values, out }: Call): Promise<number> {
+  if (!values.to) throw new UsageError(`test-send needs --to <file of test recipients>\n${usage}`);
+  const campaign = id!.endsWith('.json')
+    ? await loadApprovedCampaign(id!)
+    : (await createCampaignStore(ctx.redis, ctx.keys).require(id!)).definition;
+  const inbox = loadDeliveryConfig(process.env);
+  const keyring = loadKeyring(process.env);
+  const [file] = await readInputs([values.to], { password: async () => undefined });
+  const parsed = parseRecipientFile(file!, {
+    today: todayOf(new Date()),
+    allowCoordinationNumbers: campaign.allowCoordinationNumbers,
+  });
+  if (parsed.problems.length > 0) {
+    const p = parsed.problems[0]!;
+    throw new UsageError(`${p.file}:${p.line}: ${p.code} ${p.value}`);
+  }
+  const r = await testSend({ redis: ctx.redis, keys: ctx.keys, keyring, inbox }, campaign, parsed.numbers);
+  out(
+    [
+      `test send of ${campaign.id} to ${r.results.length} test recipients:`,
+      ...r.results.map((x) => `  ${x.recipient}  ${x.outcome}  ${x.detail}`),
+      'the envelope as sent (personnummer masked):',
+      r.envelope,
+    ].join('\n'),
+    r,
+  );
+  return r.results.every((x) => x.outcome === 'delivered') ? exitCodes.ok : exitCodes.failed;
+}
+
+/** Prints the ACL rule for an admin to apply; needs no Redis connection. */
+async function acl({ id, values, out }: Call): Promise<number> {
+  const file = values['password-file'];
+  if (!file)
+    throw new UsageError(
+      `acl needs --password-file FILE (the new user's password is written there, 0600)\n${usage}`,
+    );
+  const rule = caseHandlerAcl(createKeys(loadClientConfig(process.env).prefix), id!);
+  await writeFile(file, `${rule.password}\n`, { mode: 0o600, flag: 'wx' });
+  out(
+    [
+      `Redis user ${rule.user}: password written to ${file} (0600). Apply as an admin:`,
+      `ACL SETUSER ${rule.user} ${rule.rule.join(' ')}`,
+    ].join('\n'),
+    { user: rule.user, passwordFile: file, rule: rule.rule },
+  );
+  return exitCodes.ok;
+}
+
+const withRedis = { status, pause, resume, cancel, purge, 'test-send': testSendTo } as const;
+
+/** The command's campaign id, checked; test-send also takes a campaign file. */
+function idOf(command: string, id: string | undefined): string | undefined {
+  if (command === 'status' && id === undefined) return undefined;
+  if (command === 'test-send' && id?.endsWith('.json')) return id;
+  return campaignIdArg(id, `${command} ID`);
+}
+
+async function run(command: string, call: Call): Promise<number> {
+  if (command === 'acl') return acl(call);
+  const handler = withRedis[command as keyof typeof withRedis];
+  const ctx = await openContext(process.env);
   try {
-    switch (command) {
-      case 'status': {
-        const ids = id
-          ? [id]
-          : (await import('../src/queue/campaign-store.js')).createCampaignStore(ctx.redis, ctx.keys).list();
-        const list = await Promise.all((await ids).map((c) => campaignStatus(deps, c)));
-        if (id) out(formatStatus(list[0]!), list[0]);
-        else out(list.length === 0 ? 'no campaigns' : list.map(formatStatus).join('\n\n'), list);
-        return exitCodes.ok;
-      }
-      case 'pause': {
-        const prev = await pauseCampaign(deps, id!, values.reason ?? 'paused by an operator', by);
-        out(`campaign ${id} paused (was ${prev}); calls in flight finish, no new call starts`, {
-          campaignId: id,
-          state: 'paused',
-          previous: prev,
-        });
-        return exitCodes.ok;
-      }
-      case 'resume': {
-        const r = await resumeCampaign(deps, id!, by);
-        out(`campaign ${id} resumed (${r.promoted} held jobs released)`, {
-          campaignId: id,
-          state: 'active',
-          ...r,
-        });
-        return exitCodes.ok;
-      }
-      case 'cancel': {
-        const r = await cancelCampaign(deps, id!, values.reason ?? 'cancelled by an operator', by);
-        out(`campaign ${id} cancelled; ${r.cancelled} recipients not yet sent are marked cancelled`, {
-          campaignId: id,
-          state: 'cancelled',
-          ...r,
-        });
-        return exitCodes.ok;
-      }
-      case 'purge': {
-        const r = await purgeCampaign(deps, id!, { force: values.force, by });
-        out(
-          `campaign ${id} purged: ${r.keysDeleted} keys, ${r.jobsRemoved} jobs and ${r.deadLettersRemoved} dead letters removed; counts kept`,
-          r,
-        );
-        return exitCodes.ok;
-      }
-      case 'test-send': {
-        if (!values.to) throw new UsageError(`test-send needs --to <file of test recipients>\n${usage}`);
-        const campaign = id!.endsWith('.json')
-          ? await loadApprovedCampaign(id!)
-          : (await createCampaignStore(ctx.redis, ctx.keys).require(id!)).definition;
-        const inbox = loadDeliveryConfig(process.env);
-        const keyring = loadKeyring(process.env);
-        const [file] = await readInputs([values.to], { password: async () => undefined });
-        const parsed = parseRecipientFile(file!, {
-          today: todayOf(new Date()),
-          allowCoordinationNumbers: campaign.allowCoordinationNumbers,
-        });
-        if (parsed.problems.length > 0) {
-          const p = parsed.problems[0]!;
-          throw new UsageError(`${p.file}:${p.line}: ${p.code} ${p.value}`);
-        }
-        const r = await testSend(
-          { redis: ctx.redis, keys: ctx.keys, keyring, inbox },
-          campaign,
-          parsed.numbers,
-        );
-        out(
-          [
-            `test send of ${campaign.id} to ${r.results.length} test recipients:`,
-            ...r.results.map((x) => `  ${x.recipient}  ${x.outcome}  ${x.detail}`),
-            'the envelope as sent (personnummer masked):',
-            r.envelope,
-          ].join('\n'),
-          r,
-        );
-        return r.results.every((x) => x.outcome === 'delivered') ? exitCodes.ok : exitCodes.failed;
-      }
-      case 'acl': {
-        const file = values['password-file'];
-        if (!file)
-          throw new UsageError(
-            `acl needs --password-file FILE (the new user's password is written there, 0600)\n${usage}`,
-          );
-        const acl = caseHandlerAcl(ctx.keys, id!);
-        await writeFile(file, `${acl.password}\n`, { mode: 0o600, flag: 'wx' });
-        out(
-          [
-            `Redis user ${acl.user}: password written to ${file} (0600). Apply as an admin:`,
-            `ACL SETUSER ${acl.user} ${acl.rule.join(' ')}`,
-          ].join('\n'),
-          { user: acl.user, passwordFile: file, rule: acl.rule },
-        );
-        return exitCodes.ok;
-      }
-      default:
-        throw new UsageError(`unknown command ${command}\n${usage}`);
-    }
+    return await handler(ctx, call);
   } catch (err) {
     if (err instanceof CampaignStoreError || err instanceof TestSendError) {
       process.stderr.write(`campaign: ${err.message}\n`);
@@ -170,4 +188,16 @@ await runCli('campaign', async () => {
   } finally {
     await ctx.close();
   }
+}
+
+await runCli('campaign', async () => {
+  const { values, positionals } = parseCliArgs({ allowPositionals: true, options });
+  const [command, rawId] = positionals;
+  if (!command) throw new UsageError(usage);
+  if (command !== 'acl' && !(command in withRedis))
+    throw new UsageError(`unknown command ${command}\n${usage}`);
+  const id = idOf(command, rawId);
+  const out = (human: string, json: unknown) =>
+    process.stdout.write(values.json ? `${JSON.stringify(json)}\n` : `${human}\n`);
+  return run(command, { id, values, by: values.by ?? process.env.USER ?? 'operator', out });
 });

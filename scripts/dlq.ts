@@ -5,10 +5,11 @@
  */
 
 import { loadKeyring } from '../src/config/env.js';
+import { assertOperationsUser } from '../src/queue/acl.js';
 import { loadChunk } from '../src/queue/chunks.js';
 import { discardDeadLetters, listDeadLetters, redriveDeadLetters } from '../src/queue/control.js';
 import { maskPersonnummer } from '../src/recipients/personnummer.js';
-import { exitCodes, parseCliArgs, runCli, UsageError } from './lib/cli.js';
+import { campaignIdArg, exitCodes, parseCliArgs, runCli, UsageError } from './lib/cli.js';
 import { openContext } from './lib/context.js';
 
 const usage =
@@ -21,11 +22,13 @@ await runCli('dlq', async () => {
   });
   const [command] = positionals;
   if (command !== 'list' && command !== 'redrive' && command !== 'discard') throw new UsageError(usage);
-  if (command !== 'list' && !values.campaign)
-    throw new UsageError(`${command} needs --campaign ID\n${usage}`);
+  if (command !== 'list' || values.campaign !== undefined)
+    campaignIdArg(values.campaign, `${command} --campaign`);
   const ctx = await openContext(process.env);
   try {
     const deps = { ...ctx, jobPolicy: ctx.config.jobPolicy };
+    // redrive and discard change several things: another role is refused before the first.
+    if (command !== 'list') await assertOperationsUser(ctx.redis, ctx.keys);
     if (command === 'list') {
       const found = await listDeadLetters(deps, values.campaign);
       // With the data key at hand, show whom each letter holds, masked (19121212-****).

@@ -12,10 +12,7 @@ import { assertApproved, loadCampaign } from '../src/campaign/load.js';
 import { loadClientConfig } from '../src/config/client.js';
 import { assertSourceSystem } from '../src/config/delivery.js';
 import { loadKeyring } from '../src/config/env.js';
-import { createDeliverQueue } from '../src/queue/deliver-queue.js';
 import { type EnqueueResult, enqueueCampaign } from '../src/queue/enqueue.js';
-import { createKeys } from '../src/queue/keys.js';
-import { createRedis, redactRedisUrl } from '../src/queue/redis.js';
 import { assertUnitActive } from '../src/queue/units.js';
 import { readInputs } from '../src/recipients/inputs.js';
 import { todayOf } from '../src/recipients/personnummer.js';
@@ -23,6 +20,7 @@ import { printable, printableName } from '../src/recipients/printable.js';
 import { parseRecipientFile } from '../src/recipients/read-file.js';
 import { maxRecipientFileBytesFromEnv } from '../src/recipients/regular-file.js';
 import { createProgress, exitCodes, parseCliArgs, promptSecret, runCli, UsageError } from './lib/cli.js';
+import { openContext } from './lib/context.js';
 
 const usage =
   'usage: npm run enqueue -- --campaign <campaign.json> [--dry-run] [--json] [--skip-invalid] [--paused] [--password-env VAR] <file|directory|archive.7z>...';
@@ -107,7 +105,8 @@ await runCli('enqueue', async () => {
     throw new UsageError('the environment variable named by --password-env is not set');
   }
 
-  const config = loadClientConfig(process.env);
+  // A bad REDIS_URL or setting fails before any file is read.
+  loadClientConfig(process.env);
   const maxFileBytes = maxRecipientFileBytesFromEnv(process.env);
   const keyring = loadKeyring(process.env);
   const campaign = await loadCampaign(values.campaign);
@@ -128,22 +127,12 @@ await runCli('enqueue', async () => {
   const options = { today: todayOf(new Date()), allowCoordinationNumbers: campaign.allowCoordinationNumbers };
   const parsed = sources.map((s) => parseRecipientFile(s, options));
 
-  const redis = createRedis(config.redisUrl, 'client', config.redisOptions);
-  redis.on('error', () => {});
-  const keys = createKeys(config.prefix);
-  const queue = createDeliverQueue(redis, keys, { skipMetasUpdate: true });
+  // Connected only now: a bad REDIS_URL or login is one line naming REDIS_URL (exit 2), an outage exit 1.
+  const ctx = await openContext(process.env);
   try {
-    await redis.ping().catch((cause) => {
-      throw Object.assign(
-        new Error(`Redis at ${redactRedisUrl(config.redisUrl)} does not answer (${cause.message})`),
-        {
-          code: 'REDIS',
-        },
-      );
-    });
-    await assertUnitActive(redis, keys, campaign.unit.hsaId);
+    await assertUnitActive(ctx.redis, ctx.keys, campaign.unit.hsaId);
     const result = await enqueueCampaign(
-      { redis, keys, keyring, queue, jobPolicy: config.jobPolicy },
+      { redis: ctx.redis, keys: ctx.keys, keyring, queue: ctx.deliver, jobPolicy: ctx.config.jobPolicy },
       {
         campaign,
         parsed,
@@ -156,7 +145,6 @@ await runCli('enqueue', async () => {
     else printHuman(result, values.paused);
     return result.status === 'rejected' ? exitCodes.failed : exitCodes.ok;
   } finally {
-    await queue.close();
-    redis.disconnect();
+    await ctx.close();
   }
 });

@@ -12,7 +12,7 @@ import { listDeadLetters } from '../src/queue/control.js';
 import { collectReport, recipientRows } from '../src/report/collect.js';
 import { createPrometheusSeries } from '../src/report/prometheus.js';
 import { type ReportFormat, reportFormats, writeReport } from '../src/report/write-report.js';
-import { exitCodes, parseCliArgs, runCli, UsageError } from './lib/cli.js';
+import { campaignIdArg, exitCodes, parseCliArgs, runCli, UsageError } from './lib/cli.js';
 import { openContext } from './lib/context.js';
 
 const usage = 'usage: npm run report -- --campaign ID [--out DIR] [--format html,md,json,csv]';
@@ -26,6 +26,7 @@ await runCli('report', async () => {
     },
   });
   if (!values.campaign) throw new UsageError(`--campaign is required\n${usage}`);
+  const id = campaignIdArg(values.campaign, '--campaign');
   const formats = values.format.split(',').map((f) => f.trim());
   const bad = formats.filter((f) => !(reportFormats as readonly string[]).includes(f));
   if (bad.length > 0)
@@ -33,7 +34,6 @@ await runCli('report', async () => {
   const keyring = formats.includes('csv') ? loadKeyring(process.env) : undefined;
   const ctx = await openContext(process.env);
   try {
-    const id = values.campaign;
     const deps = { ...ctx, jobPolicy: ctx.config.jobPolicy };
     const prometheusUrl = process.env.PROMETHEUS_URL;
     const data = await collectReport(

@@ -4,11 +4,9 @@
  *   npm run unit -- list [--json]
  */
 import { hsaIdSchema } from '../src/campaign/schema.js';
-import { loadClientConfig } from '../src/config/client.js';
-import { createKeys } from '../src/queue/keys.js';
-import { createRedis } from '../src/queue/redis.js';
 import { activateUnit, deactivateUnit, listUnits } from '../src/queue/units.js';
 import { exitCodes, parseCliArgs, runCli, UsageError } from './lib/cli.js';
+import { openRedis } from './lib/context.js';
 
 const usage =
   'usage: npm run unit -- activate <HSA-id> --name "<name>" | deactivate <HSA-id> | list [--json]';
@@ -25,16 +23,13 @@ await runCli('unit', async () => {
     const check = hsaIdSchema.safeParse(hsaId);
     if (!check.success) throw new UsageError(`${hsaId}: ${check.error.issues[0]?.message}`);
   }
-  const config = loadClientConfig(process.env);
-  const redis = createRedis(config.redisUrl, 'client', config.redisOptions);
-  redis.on('error', () => {});
-  const keys = createKeys(config.prefix);
+  if (command === 'activate' && !values.name) throw new UsageError(`activate needs --name\n${usage}`);
+  const { redis, keys, close } = await openRedis(process.env);
   try {
     if (command === 'activate') {
-      if (!values.name) throw new UsageError(`activate needs --name\n${usage}`);
       await activateUnit(redis, keys, {
         hsaId: hsaId!,
-        name: values.name,
+        name: values.name!,
         activatedAt: new Date().toISOString(),
       });
       process.stdout.write(`unit ${hsaId} (${values.name}) is active\n`);
@@ -52,6 +47,6 @@ await runCli('unit', async () => {
     }
     return exitCodes.ok;
   } finally {
-    redis.disconnect();
+    await close();
   }
 });

@@ -1,4 +1,6 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { campaignIdSchema } from '../../src/campaign/schema.js';
+import { explainRedisError, isRedisClientFailure } from '../../src/queue/redis-errors.js';
 
 /** A mistake in how the command was called: exit 2. */
 export class UsageError extends Error {
@@ -8,7 +10,18 @@ export class UsageError extends Error {
 /** Exit codes: 0 done, 1 the input or the job failed, 2 usage or configuration. */
 export const exitCodes = { ok: 0, failed: 1, usage: 2 } as const;
 
-const usageCodes = new Set(['USAGE', 'CONFIG', 'DATA_KEY', 'CAMPAIGN']);
+/**
+ * Codes of a wrong call or setting (exit 2); every other error exits 1. A
+ * Redis that refuses the login, the database or the command is a setting
+ * (REDIS_CONFIG, REDIS_PERMISSION); one that cannot be reached is an outage (REDIS_UNREACHABLE: 1).
+ */
+const usageCodes = new Set(['USAGE', 'CONFIG', 'DATA_KEY', 'CAMPAIGN', 'REDIS_CONFIG', 'REDIS_PERMISSION']);
+
+/** A Redis failure, wherever it surfaced, as one line naming REDIS_URL; other errors as they are. */
+function explained(err: unknown): Error & { code?: string } {
+  if (!isRedisClientFailure(err)) return err as Error & { code?: string };
+  return explainRedisError(err, process.env.REDIS_URL || 'redis://127.0.0.1:6379');
+}
 
 /**
  * Runs a CLI's main function and turns any error into one clear line on stderr
@@ -18,7 +31,7 @@ export async function runCli(name: string, main: () => Promise<number | undefine
   try {
     process.exitCode = (await main()) ?? exitCodes.ok;
   } catch (err) {
-    const e = err as Error & { code?: string };
+    const e = explained(err);
     const known = typeof e.code === 'string' && e.code.length > 0;
     process.stderr.write(`${name}: ${known ? '' : 'unexpected error: '}${e.message}\n`);
     // A script that asked for JSON gets one object on stdout on failure too.
@@ -38,6 +51,19 @@ export function parseCliArgs<T extends ParseArgsConfig>(config: T): ReturnType<t
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
+}
+
+/**
+ * A campaign id from the command line, checked with the campaign schema's own
+ * pattern before it reaches a Redis key, a job id or an ACL rule. The value is
+ * not echoed (it may be anything a careless paste put there).
+ * @param what how the command names it, e.g. "--campaign" or "status ID"
+ */
+export function campaignIdArg(value: string | undefined, what: string): string {
+  if (value === undefined || value === '') throw new UsageError(`${what}: a campaign id is required`);
+  const check = campaignIdSchema.safeParse(value);
+  if (!check.success) throw new UsageError(`${what}: not a campaign id (${check.error.issues[0]?.message})`);
+  return value;
 }
 
 /** Reads a secret from the terminal without echo; undefined when stdin is not a terminal. */

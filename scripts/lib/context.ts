@@ -1,51 +1,80 @@
-import type { Queue } from 'bullmq';
+import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { type ClientConfig, loadClientConfig } from '../../src/config/client.js';
 import {
-  createDeadLetterQueue,
   createDeliverQueue,
   type DeadLetterData,
   type DeliverJobData,
 } from '../../src/queue/deliver-queue.js';
-import { createKeys, type Keys } from '../../src/queue/keys.js';
-import { createRedis, redactRedisUrl } from '../../src/queue/redis.js';
+import { createKeys, type Keys, queueNames } from '../../src/queue/keys.js';
+import { connectOrExplain, createRedis } from '../../src/queue/redis.js';
 
-export interface CliContext {
+export interface CliRedis {
   config: ClientConfig;
   redis: Redis;
   keys: Keys;
-  deliver: Queue<DeliverJobData>;
-  deadLetters: Queue<DeadLetterData>;
   close(): Promise<void>;
 }
 
-/** Connects a CLI to Redis from the environment; a Redis that does not answer is one clear error. */
-export async function openContext(env: NodeJS.ProcessEnv): Promise<CliContext> {
+export interface CliContext extends CliRedis {
+  deliver: Queue<DeliverJobData>;
+  deadLetters: Queue<DeadLetterData>;
+}
+
+/**
+ * Connects a CLI to Redis from the environment (REDIS_URL, REDIS_PASSWORD_FILE)
+ * and checks that it answers as configured. A wrong setting or an outage is one
+ * RedisConnectionError naming REDIS_URL (runCli: exit 2 for REDIS_CONFIG, 1 for
+ * REDIS_UNREACHABLE); nothing has been written then.
+ */
+export async function openRedis(env: NodeJS.ProcessEnv): Promise<CliRedis> {
   const config = loadClientConfig(env);
-  const redis = createRedis(config.redisUrl, 'client', config.redisOptions);
-  redis.on('error', () => {});
+  const redis = createRedis(config.redis, 'client');
   try {
-    await redis.ping();
-  } catch (cause) {
+    await connectOrExplain(redis, config.redis);
+  } catch (err) {
     redis.disconnect();
-    throw Object.assign(
-      new Error(`Redis at ${redactRedisUrl(config.redisUrl)} does not answer (${(cause as Error).message})`),
-      { code: 'REDIS' },
-    );
+    throw err;
   }
-  const keys = createKeys(config.prefix);
-  const deliver = createDeliverQueue(redis, keys);
-  const deadLetters = createDeadLetterQueue(redis, keys);
   return {
     config,
     redis,
-    keys,
+    keys: createKeys(config.prefix),
+    async close() {
+      redis.disconnect();
+    },
+  };
+}
+
+/**
+ * The queues a CLI uses, opened only once Redis answers. They never write the
+ * queues' meta keys (the workers do): so the case handler's user, which may
+ * only read dead letters, can run status and report. Their errors surface as
+ * the commands' own rejections; the listener only keeps BullMQ from printing a stack.
+ */
+function cliQueues(redis: Redis, keys: Keys) {
+  const deliver = createDeliverQueue(redis, keys, { skipMetasUpdate: true });
+  const deadLetters = new Queue<DeadLetterData>(queueNames.deadLetter, {
+    connection: redis,
+    prefix: keys.prefix,
+    skipMetasUpdate: true,
+  });
+  for (const q of [deliver, deadLetters]) q.on('error', () => {});
+  return { deliver, deadLetters };
+}
+
+/** openRedis plus the deliver and dead-letter queues. */
+export async function openContext(env: NodeJS.ProcessEnv): Promise<CliContext> {
+  const base = await openRedis(env);
+  const { deliver, deadLetters } = cliQueues(base.redis, base.keys);
+  return {
+    ...base,
     deliver,
     deadLetters,
     async close() {
       await deliver.close();
       await deadLetters.close();
-      redis.disconnect();
+      await base.close();
     },
   };
 }

@@ -7,13 +7,16 @@ import { resolveContract } from '../delivery/contract.js';
 import { createInboxClient } from '../delivery/inbox-client.js';
 import { createMetrics, type Metrics } from '../metrics/registry.js';
 import { createMetricsServer, type MetricsServer } from '../metrics/server.js';
+import { assertWorkerUser } from '../queue/acl.js';
 import { createCampaignStore } from '../queue/campaign-store.js';
 import { createDeadLetterQueue, createDeliverQueue, type DeliverJobData } from '../queue/deliver-queue.js';
-import { createKeys, queueNames } from '../queue/keys.js';
+import { createKeys, type Keys, queueNames } from '../queue/keys.js';
 import { createLedger, finalOutcomes } from '../queue/ledger.js';
 import { purgeExpired } from '../queue/purge.js';
 import { createRateLimiter } from '../queue/rate-limiter.js';
-import { createRedis } from '../queue/redis.js';
+import { connectOrExplain, createRedis } from '../queue/redis.js';
+import { explainRedisError, isRedisClientFailure } from '../queue/redis-errors.js';
+import { createOutageLog, type OutageLog } from '../queue/redis-outage.js';
 import { isUnitActive } from '../queue/units.js';
 import { createFailureWatch } from './auto-pause.js';
 import { createCallPermits } from './call-permits.js';
@@ -32,6 +35,9 @@ export class DeliveryWorker {
   private readonly data: Redis;
   private readonly queues: Redis;
   private readonly blocking: Redis;
+  /** Connection problems, logged once and then once a minute while they last. */
+  private readonly outage: OutageLog;
+  private readonly keys: Keys;
   private worker: Worker<DeliverJobData, JobSummary> | undefined;
   private server: MetricsServer | undefined;
   private readonly closers: (() => Promise<unknown>)[] = [];
@@ -55,20 +61,23 @@ export class DeliveryWorker {
     // pipeline per command cost more than it saved (ioredis copies every
     // script defined on the connection into each pipeline). Measured with npm
     // run bench -- --cases dispatch: 327 -> 309 us of worker CPU per message.
-    this.data = createRedis(client.redisUrl, 'worker', client.redisOptions);
-    this.queues = createRedis(client.redisUrl, 'worker', client.redisOptions);
-    this.blocking = createRedis(client.redisUrl, 'worker', client.redisOptions);
-    for (const r of [this.data, this.queues, this.blocking]) {
-      r.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
-    }
+    this.data = createRedis(client.redis, 'worker');
+    this.queues = createRedis(client.redis, 'worker');
+    this.blocking = createRedis(client.redis, 'worker');
+    this.outage = createOutageLog(client.redis.url, logger);
+    const onRedisError = (what: string) => (err: Error) => {
+      if (!this.outage.error(err)) logger.warn({ err: err.message }, what);
+    };
+    for (const r of [this.data, this.queues, this.blocking])
+      r.on('error', onRedisError('redis connection error'));
+    this.data.on('ready', () => this.outage.ready());
     const keys = createKeys(client.prefix);
+    this.keys = keys;
     const store = createCampaignStore(this.data, keys);
     const ledger = createLedger(this.data, keys);
     const deliverQueue = createDeliverQueue(this.queues, keys);
     const deadLetters = createDeadLetterQueue(this.queues, keys);
-    for (const q of [deliverQueue, deadLetters]) {
-      q.on('error', (err) => logger.warn({ err: err.message }, 'queue connection error'));
-    }
+    for (const q of [deliverQueue, deadLetters]) q.on('error', onRedisError('queue connection error'));
     this.closers.push(
       () => deliverQueue.close(),
       () => deadLetters.close(),
@@ -113,7 +122,7 @@ export class DeliveryWorker {
         inbox,
         limiter: createRateLimiter(this.data, {
           key: keys.rate,
-          onRedisError: (err) => logger.warn({ err: err.message }, 'rate limiter waiting for Redis'),
+          onRedisError: onRedisError('rate limiter waiting for Redis'),
           onSlotDropped: () => this.metrics.limiterSlotsDropped.inc({ stage: 'grant' }),
         }),
         permits: createCallPermits(config.inbox.connections ?? 16),
@@ -149,7 +158,9 @@ export class DeliveryWorker {
       for (const p of purged)
         logger.info({ campaign: p.campaignId, keys: p.keysDeleted }, 'retention: campaign purged');
     };
-    this.worker.on('error', (err) => logger.error({ err: err.message }, 'worker error'));
+    this.worker.on('error', (err) => {
+      if (!this.outage.error(err)) logger.error({ err: err.message }, 'worker error');
+    });
     this.worker.on('failed', (job, err) => {
       if (job)
         logger.warn({ job: job.id, attempt: job.attemptsMade, err: err.message }, 'job attempt failed');
@@ -166,17 +177,15 @@ export class DeliveryWorker {
           const reasons: string[] = [];
           if (this.shutdown.signal.aborted) reasons.push('shutting down');
           if (!this.worker?.isRunning()) reasons.push('worker not running');
-          try {
-            await this.data.ping();
-          } catch {
-            reasons.push('redis unreachable');
-          }
+          const redis = await this.redisProblem();
+          if (redis) reasons.push(redis);
           return { ok: reasons.length === 0, reasons };
         },
       },
       { logger: this.logger },
     );
     this.metricsPort = (await this.server.start()).port;
+    await this.assertRedisUsable();
     if (this.config.warmUpCalls > 0) {
       try {
         const warm = await warmUpCallPath(this.config.inbox, { calls: this.config.warmUpCalls });
@@ -210,6 +219,33 @@ export class DeliveryWorker {
         { contract: contract.name, note: contract.note },
         'UNVERIFIED inbox contract: its names are not checked against published schemas; verify before sending to the real platform',
       );
+    }
+  }
+
+  /**
+   * Waits through an outage (/readyz says why meanwhile); a refused login or a
+   * database out of range throws RedisConnectionError REDIS_CONFIG, a user
+   * without a worker's permissions REDIS_PERMISSION.
+   */
+  private async assertRedisUsable(): Promise<void> {
+    const target = this.config.client.redis;
+    await connectOrExplain(this.data, target);
+    try {
+      await assertWorkerUser(this.data, this.keys);
+    } catch (err) {
+      throw isRedisClientFailure(err) ? explainRedisError(err, target.url) : err;
+    }
+  }
+
+  /** Why Redis cannot be used now, for /readyz; undefined when it answers. */
+  private async redisProblem(): Promise<string | undefined> {
+    const down = this.outage.problem() ?? 'redis unreachable';
+    if (this.data.status !== 'ready') return down;
+    try {
+      await this.data.ping();
+      return undefined;
+    } catch {
+      return down;
     }
   }
 

@@ -1,5 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Keys } from './keys.js';
+import type { Redis } from 'ioredis';
+import { campaignIdSchema } from '../campaign/schema.js';
+import { type Keys, queueNames } from './keys.js';
 
 /** The commands the case handler's enqueue and report need (as the shared enqueue user in config/redis-users.acl). */
 const caseHandlerCommands =
@@ -13,11 +15,14 @@ const caseHandlerCommands =
  * units; it cannot read another campaign's chunks, ledger or problems. (The
  * deliver queue's own keys are shared by every campaign: a BullMQ limit.)
  * Returns the `ACL SETUSER` arguments with the SHA-256 of a fresh password.
+ * @throws TypeError when `campaignId` is not a campaign id (a glob or a space would widen the rule)
  */
 export function caseHandlerAcl(
   keys: Keys,
   campaignId: string,
 ): { user: string; password: string; rule: string[] } {
+  if (!campaignIdSchema.safeParse(campaignId).success)
+    throw new TypeError('caseHandlerAcl: not a campaign id (a slug: a-z, 0-9 and -)');
   const password = randomBytes(24).toString('base64url');
   const hash = createHash('sha256').update(password).digest('hex');
   const user = `utskick-case-${campaignId}`;
@@ -31,8 +36,43 @@ export function caseHandlerAcl(
     `~${keys.prefix}:deliver:*`,
     `%R~${keys.units()}`,
     `%R~${keys.prefix}:dead-letter:*`,
+    // BullMQ's read scripts (getRanges: status, report) name only this base key, and
+    // Redis asks write access for every key given to EVAL; no data key has this name.
+    `~${keys.prefix}:dead-letter:`,
     'resetchannels',
     ...caseHandlerCommands.split(' '),
   ];
   return { user, password, rule };
+}
+
+/**
+ * A key of each kind that no data ever has ('_' is in no campaign id, job id
+ * or BullMQ key), for probes that need write permission and change nothing.
+ */
+const probeKey = (keys: Keys, kind: 'campaign' | 'deliver' | 'dead-letter' | 'rate') =>
+  kind === 'deliver' || kind === 'dead-letter'
+    ? `${keys.prefix}:${kind === 'deliver' ? queueNames.deliver : queueNames.deadLetter}:_probe`
+    : `${keys.prefix}:${kind}:_probe`;
+
+/**
+ * Checks that the connection's user may do what purge and the dead-letter
+ * commands need (SCAN, and writes to the dead-letter queue) BEFORE their first
+ * change, so another role is refused with NOPERM having changed nothing
+ * (without the check the case handler's purge would remove jobs, then stop).
+ * Both probes change nothing: a SCAN of one step, an UNLINK of a key never used.
+ */
+export async function assertOperationsUser(redis: Redis, keys: Keys): Promise<void> {
+  await redis.scan('0', 'MATCH', `${keys.prefix}:campaign:*`, 'COUNT', 1);
+  await redis.unlink(probeKey(keys, 'dead-letter'));
+}
+
+/**
+ * Checks at a worker's start that its user may write every kind of key a
+ * worker writes (campaign data, both queues, the rate limiter), so a worker
+ * given another role's user is refused with NOPERM before it takes a job
+ * instead of failing every job. Changes nothing.
+ */
+export async function assertWorkerUser(redis: Redis, keys: Keys): Promise<void> {
+  for (const kind of ['campaign', 'deliver', 'dead-letter', 'rate'] as const)
+    await redis.unlink(probeKey(keys, kind));
 }

@@ -186,18 +186,25 @@ describe('config/redis-users.acl', () => {
     expect(await errorOf(r.get('other:key'))).toMatch(/^NOPERM/);
   });
 
-  it('the worker user runs data commands and scripts on utskick:* keys only', async () => {
+  it('the worker user runs data commands and scripts on its own keys only (campaign data, queues, rate)', async () => {
     const r = await as('utskick-worker');
-    expect(await r.set('utskick:t:s', 'v')).toBe('OK');
-    expect(await r.hset('utskick:t:h', 'f', '1')).toBe(1);
-    expect(await r.zadd('utskick:t:z', 1, 'm')).toBe(1);
-    expect(await r.lpush('utskick:t:l', 'a')).toBe(1);
-    expect(await r.xadd('utskick:t:x', '*', 'k', 'v')).toMatch(/^\d+-\d+$/);
-    expect(await r.eval("return redis.call('INCR', KEYS[1])", 1, 'utskick:t:n')).toBe(1);
-    expect(await r.pexpire('utskick:t:s', 60_000)).toBe(1);
-    expect(await r.del('utskick:t:s')).toBe(1);
+    expect(await r.set('utskick:campaign:t:s', 'v')).toBe('OK');
+    expect(await r.hset('utskick:campaign:t:h', 'f', '1')).toBe(1);
+    expect(await r.zadd('utskick:deliver:t:z', 1, 'm')).toBe(1);
+    expect(await r.lpush('utskick:dead-letter:t:l', 'a')).toBe(1);
+    expect(await r.xadd('utskick:deliver:t:x', '*', 'k', 'v')).toMatch(/^\d+-\d+$/);
+    expect(await r.eval("return redis.call('INCR', KEYS[1])", 1, 'utskick:rate:t:n')).toBe(1);
+    expect(await r.pexpire('utskick:campaign:t:s', 60_000)).toBe(1);
+    expect(await r.del('utskick:campaign:t:s')).toBe(1);
+    expect(await r.set('utskick:retention-lock', '1', 'EX', 1)).toBe('OK');
     expect((await r.time()).length).toBe(2);
+    // It reads the active units and the campaign list, and writes neither.
+    expect(await r.hexists('utskick:units', 'SE2321000032-1003')).toBe(0);
+    expect(await r.smembers('utskick:campaigns')).toBeInstanceOf(Array);
+    expect(await errorOf(r.hset('utskick:units', 'SE2321000032-9999', '{}'))).toMatch(/^NOPERM/);
+    expect(await errorOf(r.sadd('utskick:campaigns', 'x'))).toMatch(/^NOPERM/);
 
+    expect(await errorOf(r.set('utskick:t:s', 'v')), 'no key outside its patterns').toMatch(/^NOPERM/);
     expect(await errorOf(r.set('other:key', 'v'))).toMatch(/^NOPERM/);
     expect(await errorOf(r.get('utskickx'))).toMatch(/^NOPERM/);
     expect(await errorOf(r.eval("return redis.call('SET', KEYS[1], 'v')", 1, 'other:key'))).toMatch(
@@ -208,17 +215,19 @@ describe('config/redis-users.acl', () => {
       ['flushall', []],
       ['config', ['get', '*']],
       ['keys', ['utskick:*']],
-      ['scan', ['0']],
       ['client', ['list']],
       ['client', ['kill', 'ID', '1']],
       ['script', ['flush']],
       ['function', ['flush']],
       ['select', ['1']],
-      ['sort', ['utskick:t:l', 'BY', 'other:*']],
+      ['sort', ['utskick:deliver:t:l', 'BY', 'other:*']],
       ['subscribe', ['utskick:x']],
     ] as const) {
       expect(await errorOf(r.call(cmd, ...args)), cmd).toMatch(/^NOPERM/);
     }
+    // SCAN, for the retention purge (which finds a campaign's chunk and ledger keys with it).
+    const [cursor] = await r.scan('0', 'MATCH', 'utskick:campaign:*', 'COUNT', 10);
+    expect(typeof cursor).toBe('string');
   });
 
   it('BullMQ works across roles on the utskick prefix: enqueue adds, the worker processes', async () => {
