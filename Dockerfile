@@ -35,11 +35,8 @@ RUN npm run build
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production
 
-# 7-Zip opens encrypted recipient archives (.7z / .zip with AES).
-RUN apt-get update \
-  && apt-get install -y --no-install-recommends p7zip-full \
-  && rm -rf /var/lib/apt/lists/*
-
+# No system packages: 7-Zip (archives) and libxml2 (the simulator's XSD
+# validation) run in-process as WebAssembly from the npm packages.
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force

@@ -1,43 +1,42 @@
-import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import { createSevenZip } from '../../src/recipients/seven-zip.js';
 
 /**
  * Packs files into an AES-256 7-Zip archive with encrypted headers, as the
- * decision-support team delivers them. The password goes to 7z on stdin
- * (`-p` without a value makes 7z ask for it), never on the command line.
+ * decision-support team delivers them. 7-Zip runs in this process (the
+ * 7z-wasm package, as readArchive uses it): no 7z binary is needed, the
+ * password is handed to it inside the process, and the plain files exist only
+ * in its in-memory file system.
  */
 export async function packEncrypted(
   archive: string,
   files: { name: string; content: string }[],
   password: string,
 ): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'utskick-pack-'));
-  try {
-    for (const f of files) await writeFile(join(dir, f.name), f.content);
-    await new Promise<void>((resolve, reject) => {
-      const child = spawn(
-        '7z',
-        ['a', '-t7z', '-bd', '-bsp0', '-mhe=on', '-p', archive, ...files.map((f) => f.name)],
-        {
-          cwd: dir,
-          stdio: ['pipe', 'ignore', 'pipe'],
-        },
-      );
-      let stderr = '';
-      child.stderr.on('data', (c: Buffer) => {
-        stderr += c.toString();
-      });
-      child.on('error', (err: NodeJS.ErrnoException) =>
-        reject(err.code === 'ENOENT' ? new Error('7z is not installed (apt-get install p7zip-full)') : err),
-      );
-      child.on('exit', (code) =>
-        code === 0 ? resolve() : reject(new Error(`7z a failed (${code}): ${stderr.trim()}`)),
-      );
-      child.stdin.end(`${password}\n`);
-    });
-  } finally {
-    await rm(dir, { recursive: true, force: true });
+  const sevenZip = await createSevenZip();
+  const { fs } = sevenZip;
+  fs.mkdir('/stage');
+  for (const f of files) fs.writeFile(`/stage/${f.name}`, f.content);
+  fs.chdir('/stage');
+  const result = sevenZip.run(
+    [
+      'a',
+      '-t7z',
+      '-bd',
+      '-bsp0',
+      '-bso0',
+      '-mhe=on',
+      `-p${password}`,
+      '/out/packed.7z',
+      '--',
+      ...files.map((f) => f.name),
+    ],
+    { deadlineMs: Date.now() + 600_000 },
+  );
+  if (result.outcome !== 'exited' || result.exitCode !== 0) {
+    throw new Error(
+      `7-Zip could not pack ${archive} (${result.outcome}, exit ${result.exitCode}): ${result.stderr.trim()}`,
+    );
   }
+  await writeFile(archive, fs.readFile('/out/packed.7z'));
 }

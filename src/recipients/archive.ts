@@ -1,46 +1,41 @@
 /**
- * Reads recipient files out of (usually AES-256 encrypted) 7-Zip archives,
- * safely, into memory only.
+ * Reads recipient files out of (usually AES-256 encrypted) 7-Zip and zip
+ * archives, safely, into memory only.
  *
  * How: the archive is opened here and checked on its handle (a regular file,
- * not too large, not a link when the caller says so); 7-Zip reads it through
- * that descriptor (/dev/fd/3), never by path, so neither a swapped file nor a
- * wildcard in the name can change what it reads. One `7z l -slt -ba` lists
- * the archive and every rule that the listing can decide is checked (links,
- * absolute or `..` paths, nested archives, entry count, declared sizes)
- * before anything is extracted. Then one `7z x -so`
- * streams every file to stdout; the stream is split by the listed sizes in
- * listing order (the order 7-Zip extracts in) and each piece is checked
- * against its listed CRC, so a broken order assumption is a CORRUPT error,
- * never wrong data. Nothing decrypted touches the disk: -so writes no files,
- * and no temporary directory is used.
+ * not larger than maxArchiveBytes, not a link when the caller says so) and
+ * read whole from that handle, so a swapped file cannot change what is read.
+ * Its first bytes decide the format: 7z or zip, nothing else. Then 7-Zip,
+ * compiled to WebAssembly and run inside this process (seven-zip.ts), lists,
+ * checks and extracts it in its in-memory file system (archive-extract.ts).
  *
- * The password never appears on a command line (ps shows those): it is
- * written to 7z's stdin, which 7-Zip reads when it prompts for a password.
- * Error messages carry neither the password nor file contents.
+ * The password never reaches an OS command line or a child process: it is
+ * handed to 7-Zip's main() inside this process. Nothing decrypted touches the
+ * disk: the instance has no mount of the host's file system. Error messages
+ * carry neither the password, nor file contents, nor a personnummer in a name.
  */
 import { constants } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
-import { crc32 } from 'node:zlib';
-import { ArchiveError, sevenZipFailure } from './archive-error.js';
-import {
-  archiveMagic,
-  checkListing,
-  type ListedEntry,
-  parseListing,
-  type Refusal,
-} from './archive-listing.js';
+import { ArchiveError } from './archive-error.js';
+import { type ArchiveEntry, type ArchiveFormat, extractArchive } from './archive-extract.js';
+import { archiveMagic } from './archive-listing.js';
 import { formatBytes, kindOf } from './regular-file.js';
-import { runSevenZip } from './seven-zip.js';
+import { SevenZipLoadError } from './seven-zip.js';
+import { createSevenZipEngine, type SevenZipEngine } from './seven-zip-engine.js';
 
 export { ArchiveError, type ArchiveErrorCode, archiveErrorCodes } from './archive-error.js';
+export type { ArchiveEntry } from './archive-extract.js';
+export { createSevenZipEngine, type SevenZipEngine } from './seven-zip-engine.js';
 
 export interface ArchiveLimits {
   /** Most entries (files and folders) the listing may hold. Default 10,000. */
   maxEntries: number;
   /** Largest declared size of one file, in bytes. Default 1 MiB. */
   maxEntryBytes: number;
-  /** Largest declared size of all files together, in bytes: the zip-bomb guard. Default 256 MiB. */
+  /**
+   * Largest declared size of all files together, in bytes: the zip-bomb guard,
+   * and the bound on what extraction holds in memory. Default 256 MiB.
+   */
   maxTotalBytes: number;
   /** Largest size of the archive file itself, in bytes. Default 256 MiB. */
   maxArchiveBytes: number;
@@ -54,201 +49,93 @@ export const defaultArchiveLimits: Readonly<ArchiveLimits> = Object.freeze({
 });
 
 export interface ReadArchiveOptions {
-  /** The archive's password; written to 7z's stdin, never to its command line. Default: none. */
+  /** The archive's password, handed to 7-Zip inside this process. Default: none. */
   password?: string;
   /** Overrides of defaultArchiveLimits. */
   limits?: Partial<ArchiveLimits>;
-  /** Wall-clock budget for the whole read (listing and extraction), in ms. Default 60,000. */
+  /**
+   * Wall-clock budget for the whole read, in ms: checked between the steps and
+   * at every system call 7-Zip makes. Default 60,000.
+   */
   timeoutMs?: number;
-  /** The 7-Zip binary, a name on PATH or a path. Default `7z`. */
-  sevenZip?: string;
   /** Refuse the archive when its path is a symbolic link (O_NOFOLLOW), as for a file found in a directory. Default false. */
   noFollow?: boolean;
+  /**
+   * The in-process 7-Zip to use, shared by the archives of one delivery
+   * (readInputs does so). Default: a fresh instance for this archive alone.
+   */
+  engine?: SevenZipEngine;
 }
 
-/** One file of the archive, in listing order. Folders are not returned. */
-export interface ArchiveEntry {
-  /** The path inside the archive, as 7-Zip lists it. */
-  name: string;
-  data: Buffer;
-}
-
-/** The formats read, by file extension, with the 7-Zip type each is forced to open as. */
-const FORMATS: ReadonlyArray<{ ext: string; type: string }> = [
-  { ext: '.7z', type: '7z' },
-  { ext: '.zip', type: 'zip' },
-];
-
-function formatOf(path: string): string | undefined {
-  const lower = path.toLowerCase();
-  return FORMATS.find((f) => lower.endsWith(f.ext))?.type;
-}
+const EXTENSIONS = ['.7z', '.zip'];
 
 /** Whether the path names an archive this module reads (.7z or .zip, any case). */
 export function isArchivePath(path: string): boolean {
-  return formatOf(path) !== undefined;
+  const lower = path.toLowerCase();
+  return EXTENSIONS.some((ext) => lower.endsWith(ext));
+}
+
+/** The format by the file's first bytes; the extension only says that a file is an archive. */
+function formatOf(data: Buffer): ArchiveFormat | undefined {
+  if (data.subarray(0, 6).equals(Buffer.from([0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c]))) return '7z';
+  // A local file header, or the end record of an empty zip.
+  const head = data.subarray(0, 4);
+  if (head.equals(Buffer.from('PK\x03\x04', 'latin1')) || head.equals(Buffer.from('PK\x05\x06', 'latin1')))
+    return 'zip';
+  return undefined;
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000;
-/** Room for the listing text per allowed entry; a longer listing means too many entries. */
-const LISTING_BYTES_PER_ENTRY = 4096;
-/** Flags that keep 7-Zip from drawing progress or reading a terminal, with UTF-8 names. */
-const QUIET = ['-bd', '-bsp0', '-sccUTF-8'] as const;
-/**
- * 7-Zip reads the archive through the descriptor this process opened and
- * checked (inherited as its fd 3), never by path: what was checked is what is read.
- */
-const ARCHIVE_FD = 3;
-const ARCHIVE_FD_PATH = `/dev/fd/${ARCHIVE_FD}`;
 
 export async function readArchive(path: string, options: ReadArchiveOptions = {}): Promise<ArchiveEntry[]> {
   const started = Date.now();
   const limits = resolveLimits(path, options);
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const bin = options.sevenZip ?? '7z';
   const { password } = options;
   if (password !== undefined && /[\r\n\0]/.test(password)) {
     throw new ArchiveError(
       'INVALID_OPTIONS',
       path,
-      'the password has a line break or NUL, which 7z cannot read',
+      'the password has a line break or NUL, which no 7-Zip password holds (a paste mistake?)',
     );
   }
-  const type = formatOf(path);
-  if (type === undefined) {
+  if (!isArchivePath(path)) {
     throw new ArchiveError('UNSUPPORTED_FORMAT', path, 'only .7z and .zip archives are read');
   }
-  const handle = await openArchive(path, limits, options.noFollow === true);
+  const data = await readArchiveFile(path, limits, options.noFollow === true);
+  const format = formatOf(data);
+  if (format === undefined) {
+    const magic = archiveMagic(data);
+    throw new ArchiveError(
+      'UNSUPPORTED_FORMAT',
+      path,
+      `the file is neither a 7z nor a zip archive${magic === undefined ? '' : ` (it holds ${magic} data)`}; only 7z and zip are read`,
+    );
+  }
+  const engine = options.engine ?? createSevenZipEngine();
   try {
-    return await readOpenArchive(path, handle, { limits, timeoutMs, started, bin, password, type });
-  } finally {
-    await handle.close();
-  }
-}
-
-interface OpenArchiveRead {
-  limits: ArchiveLimits;
-  timeoutMs: number;
-  started: number;
-  bin: string;
-  password: string | undefined;
-  type: string;
-}
-
-async function readOpenArchive(
-  path: string,
-  handle: FileHandle,
-  run: OpenArchiveRead,
-): Promise<ArchiveEntry[]> {
-  const { limits, timeoutMs, started, bin, password, type } = run;
-  const stdinText = password === undefined ? undefined : `${password}\n`;
-  const remainingMs = (): number => {
-    const left = timeoutMs - (Date.now() - started);
-    if (left <= 0) throw new ArchiveError('TIMEOUT', path, `gave up after ${timeoutMs} ms`);
-    return left;
-  };
-  const fail = (refusal: Refusal): ArchiveError =>
-    new ArchiveError(
-      refusal.code,
-      path,
-      refusal.reason,
-      refusal.entry === undefined ? {} : { entry: refusal.entry },
-    );
-
-  // 1. List, and refuse before extracting anything.
-  const listingCapBytes = limits.maxEntries * LISTING_BYTES_PER_ENTRY + 64 * 1024;
-  const listingChunks: Buffer[] = [];
-  let listingBytes = 0;
-  let listingTooLong = false;
-  const listed = await runSevenZip({
-    bin,
-    args: ['l', '-slt', '-ba', ...QUIET, `-t${type}`, '--', ARCHIVE_FD_PATH],
-    inheritFd: handle.fd,
-    ...(stdinText === undefined ? {} : { stdinText }),
-    timeoutMs: remainingMs(),
-    onStdout(chunk) {
-      listingBytes += chunk.length;
-      if (listingBytes > listingCapBytes) {
-        listingTooLong = true;
-        return false;
-      }
-      listingChunks.push(chunk);
-      return true;
-    },
-  });
-  const listingText = Buffer.concat(listingChunks).toString('utf8');
-  if (listingTooLong) {
-    throw new ArchiveError(
-      'TOO_MANY_ENTRIES',
-      path,
-      `the listing is longer than ${limits.maxEntries} entries allow`,
-    );
-  }
-  if (listed.outcome !== 'exited' || listed.exitCode !== 0) {
-    throw sevenZipFailure(path, 'list', listed, password, listingText.includes('Enter password'));
-  }
-  const entries = parseListing(listingText);
-  if (!Array.isArray(entries)) throw fail(entries);
-  const refusal = checkListing(entries, limits, password !== undefined);
-  if (refusal) throw fail(refusal);
-
-  // 2. Extract every file in one stream, split by the listed sizes.
-  const files = entries.filter((e) => !e.isDirectory);
-  const declaredTotal = files.reduce((sum, e) => sum + e.size, 0);
-  const split = createSplitter(files);
-  let overflow = false;
-  const extracted = await runSevenZip({
-    bin,
-    args: ['x', '-so', '-y', ...QUIET, `-t${type}`, '--', ARCHIVE_FD_PATH],
-    inheritFd: handle.fd,
-    ...(stdinText === undefined ? {} : { stdinText }),
-    timeoutMs: remainingMs(),
-    onStdout(chunk) {
-      if (split.received() + chunk.length > declaredTotal) {
-        overflow = true;
-        return false;
-      }
-      split.push(chunk);
-      return true;
-    },
-  });
-  if (overflow) {
-    throw new ArchiveError(
-      'TOO_LARGE',
-      path,
-      `7z produced more than the ${declaredTotal} bytes the listing declares; stopped it`,
-    );
-  }
-  if (extracted.outcome !== 'exited' || extracted.exitCode !== 0) {
-    throw sevenZipFailure(path, 'extract', extracted, password, false);
-  }
-  if (split.received() !== declaredTotal) {
-    throw new ArchiveError(
-      'CORRUPT',
-      path,
-      `7z produced ${split.received()} bytes where the listing declares ${declaredTotal}`,
-    );
-  }
-  const out: ArchiveEntry[] = [];
-  for (const [i, file] of files.entries()) {
-    const data = split.data(i);
-    if (file.crc !== undefined && crc32(data) !== file.crc) {
-      throw new ArchiveError(
-        'CORRUPT',
+    return await engine.use((sevenZip) =>
+      extractArchive(sevenZip, {
         path,
-        'the extracted data does not match the listed CRC (the archive changed, or 7z extracted in another order)',
-        { entry: file.path },
+        data,
+        format,
+        password,
+        limits,
+        deadlineMs: started + timeoutMs,
+        timeoutMs,
+      }),
+    );
+  } catch (err) {
+    if (err instanceof SevenZipLoadError) {
+      throw new ArchiveError(
+        'SEVEN_ZIP_MISSING',
+        path,
+        `7-Zip (the 7z-wasm package) could not be loaded (${err.message}); reinstall the dependencies with npm ci`,
+        { cause: err },
       );
     }
-    const magic = archiveMagic(data);
-    if (magic !== undefined) {
-      throw new ArchiveError('NESTED_ARCHIVE', path, `the entry is itself an archive (${magic} data)`, {
-        entry: file.path,
-      });
-    }
-    out.push({ name: file.path, data });
+    throw err;
   }
-  return out;
 }
 
 function resolveLimits(path: string, options: ReadArchiveOptions): ArchiveLimits {
@@ -265,8 +152,8 @@ function resolveLimits(path: string, options: ReadArchiveOptions): ArchiveLimits
   return limits;
 }
 
-/** Opens the archive and checks the handle: a regular file (not a FIFO or device, nor a link when noFollow) within the size limit. */
-async function openArchive(path: string, limits: ArchiveLimits, noFollow: boolean): Promise<FileHandle> {
+/** Reads the archive whole through one handle, checked first: a regular file (not a FIFO or device, nor a link when noFollow) within the size limit. */
+async function readArchiveFile(path: string, limits: ArchiveLimits, noFollow: boolean): Promise<Buffer> {
   let handle: FileHandle;
   try {
     handle = await open(
@@ -293,39 +180,18 @@ async function openArchive(path: string, limits: ArchiveLimits, noFollow: boolea
         `the archive is ${stats.size} bytes, more than the limit of ${formatBytes(limits.maxArchiveBytes)}`,
       );
     }
-    return handle;
-  } catch (err) {
+    // One byte of room beyond the size tells a file that grew while it was read.
+    const buffer = Buffer.allocUnsafe(stats.size + 1);
+    let filled = 0;
+    while (filled < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, null);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    if (filled !== stats.size)
+      throw new ArchiveError('CORRUPT', path, 'the archive changed while it was read');
+    return buffer.subarray(0, filled);
+  } finally {
     await handle.close();
-    throw err;
   }
-}
-
-/** Collects the extraction stream into one buffer per listed file. */
-function createSplitter(files: readonly ListedEntry[]) {
-  const buffers: Buffer[] = files.map(() => Buffer.alloc(0));
-  let index = 0;
-  let filled = 0;
-  let received = 0;
-  return {
-    received: () => received,
-    push(chunk: Buffer): void {
-      received += chunk.length;
-      let at = 0;
-      while (at < chunk.length) {
-        while (index < files.length && files[index]!.size === filled) {
-          index++;
-          filled = 0;
-        }
-        const file = files[index];
-        if (file === undefined) return; // more than declared: the caller stops before this
-        if (filled === 0) buffers[index] = Buffer.allocUnsafe(file.size);
-        const take = Math.min(file.size - filled, chunk.length - at);
-        chunk.copy(buffers[index]!, filled, at, at + take);
-        filled += take;
-        at += take;
-      }
-    },
-    /** Only valid once received() equals the declared total. */
-    data: (i: number): Buffer => buffers[i]!,
-  };
 }

@@ -1,7 +1,7 @@
 import type { Stats } from 'node:fs';
 import { lstat, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type ArchiveLimits, isArchivePath, readArchive } from './archive.js';
+import { type ArchiveLimits, createSevenZipEngine, isArchivePath, readArchive } from './archive.js';
 import { printableName } from './printable.js';
 import type { SourceFile } from './read-file.js';
 import { DEFAULT_MAX_RECIPIENT_FILE_BYTES, InputError, kindOf, readRegularFile } from './regular-file.js';
@@ -133,8 +133,10 @@ export interface ReadInputsOptions {
 /**
  * Reads every input into memory, in input order; archive members are named
  * `archive.7z!member`. Plain files are read several at a time (a delivery is
- * thousands of small files); archives two at a time (each is a 7z process).
- * A file is read in chunks into a buffer of at most maxFileBytes.
+ * thousands of small files). Archives share one in-process 7-Zip, which keeps
+ * the key derived from the password for the next archive; two are in hand at a
+ * time, so one is read from disk while 7-Zip unpacks the other. A file is read
+ * in chunks into a buffer of at most maxFileBytes.
  */
 export async function readInputs(
   paths: readonly string[],
@@ -148,6 +150,7 @@ export async function readInputs(
     maxArchiveBytes: maxFileBytes,
     ...options.limits,
   };
+  const engine = createSevenZipEngine();
   const results: SourceFile[][] = new Array(files.length);
   let done = 0;
   const readOne = async (i: number): Promise<void> => {
@@ -157,6 +160,7 @@ export async function readInputs(
         ...(password === undefined ? {} : { password }),
         limits: archiveLimits,
         noFollow: !followLink,
+        engine,
       });
       results[i] = entries
         .filter((e) => recipientFile.test(e.name) || !/\.[a-z0-9]+$/i.test(e.name))

@@ -1,120 +1,313 @@
 /**
- * Runs the system's 7-Zip (`7z`, Debian p7zip-full) as a child process and
- * reports what happened, without interpreting it: archive.ts decides what an
- * outcome means. Knows nothing about passwords beyond "text for stdin".
+ * 7-Zip 24.09 compiled to WebAssembly (the 7z-wasm package), run inside this
+ * process: no binary on the machine, no child process, no argv the OS shows.
+ * Reports what a command did without interpreting it; archive.ts decides
+ * what an outcome means.
  *
- * Invariants:
- * - The child gets its own session (detached = setsid), so it has no
- *   controlling terminal: 7-Zip can never open /dev/tty and wait on a person.
- *   It reads a password prompt's answer from stdin, which is always closed
- *   right after the optional text is written, so an unanswered prompt ends in
- *   EOF ("Break signaled", exit 255) instead of a hang.
- * - Stopping kills the whole process group with SIGKILL, so a wrapper script
- *   (/usr/bin/7z is `exec`-ing sh) or anything it started dies too.
+ * The sandbox, and what holds it:
+ * - The module sees emscripten's in-memory file system only. No NODEFS mount
+ *   is ever made, so no path inside it leads to the host's files.
+ * - Its stdin is always at end of file: a password prompt can never read this
+ *   process's stdin or wait on a person.
+ * - Its only ways out are the module's imports (file system calls into the
+ *   in-memory FS, the clock, heap growth), all wrapped here: each checks the
+ *   run's deadline and stop flag, so a run past its time, or one whose output
+ *   is refused, ends at its next system call; heap growth beyond
+ *   maxMemoryBytes is refused (7-Zip then reports "Can't allocate required
+ *   memory"), so a hostile dictionary size is an error, never an
+ *   out-of-memory crash.
+ * - With a write budget, every write under /out goes to a path the budget
+ *   names, within its size; anything else stops the run.
+ * A stopped run, or one that a C++ exception escaped (this build cannot catch
+ * them), leaves the instance unusable: `broken` turns true and the caller
+ * drops it.
  */
-import { type ChildProcessByStdio, spawn } from 'node:child_process';
-import type { Readable, Writable } from 'node:stream';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import sevenZipPackage, { type FileSystem, type FSStream, type SevenZipModuleOptions } from '7z-wasm';
+
+// The package is CommonJS; Node's default import is module.exports, which also carries the factory as `default`
+// (the only form its typings describe under NodeNext).
+const createModule = sevenZipPackage.default;
 
 /** Longest stderr kept (7-Zip's error text is short; a flood is cut here). */
 const STDERR_CAP_BYTES = 16 * 1024;
-
-export interface SevenZipRun {
-  /** The 7z binary: a name looked up on PATH or a path. */
-  bin: string;
-  args: readonly string[];
-  /** Written to stdin, which is then closed; when undefined stdin is closed at once. */
-  stdinText?: string;
-  /** An open descriptor the child gets as its fd 3 (so `/dev/fd/3` names it there). Default none. */
-  inheritFd?: number;
-  /** Kill the child this many ms after it starts. */
-  timeoutMs: number;
-  /** Receives each stdout chunk in order; returning false kills the child at once. */
-  onStdout(chunk: Buffer): boolean;
-}
+const DEFAULT_MAX_MEMORY_BYTES = 512 * 1024 * 1024;
+const DEFAULT_MAX_STDOUT_BYTES = 1024 * 1024;
+/** Imports that end the run themselves (exit, abort, a C++ throw): not wrapped. */
+const UNWRAPPED = new Set(['exit', '_abort_js', '__cxa_throw']);
 
 export type SevenZipOutcome =
-  /** The child exited by itself (any exit code). */
+  /** 7-Zip's main returned (any exit code). */
   | 'exited'
-  /** Killed because timeoutMs passed. */
+  /** Stopped at a system call after deadlineMs passed. */
   | 'timeout'
-  /** Killed because onStdout returned false. */
+  /** Stopped because stdout passed maxStdoutBytes or a write left the budget (see stopReason). */
   | 'stopped'
-  /** The binary could not be started (not installed, not executable). */
-  | 'not-started';
+  /** A C++ exception or a WebAssembly trap escaped 7-Zip. */
+  | 'crashed';
 
 export interface SevenZipResult {
   outcome: SevenZipOutcome;
+  /** 7-Zip's exit code when it exited (0 ok, 1 warning, 2 fatal error, 7 command line, 8 memory), else null. */
   exitCode: number | null;
-  signal: NodeJS.Signals | null;
-  /** The start of stderr, decoded as UTF-8 (at most 16 KiB). */
+  /** Every stdout line, joined with `\n` (at most maxStdoutBytes). */
+  stdout: string;
+  /** The start of stderr (at most 16 KiB). */
   stderr: string;
-  /** errno code of a failed start, e.g. ENOENT or EACCES. */
-  startErrorCode?: string;
+  /** A heap growth beyond maxMemoryBytes was refused during the run. */
+  memoryRefused: boolean;
+  /** When stopped: `stdout`, or the /out path a write was refused for. */
+  stopReason?: string;
+  /** When crashed: what was thrown, for a message (a number is a C++ exception). */
+  crash?: string;
 }
 
-export function runSevenZip(run: SevenZipRun): Promise<SevenZipResult> {
-  return new Promise((resolve) => {
-    // Pipes on 0-2 (a fourth stdio slot makes the typings forget that).
-    const child = spawn(run.bin, [...run.args], {
-      stdio: ['pipe', 'pipe', 'pipe', run.inheritFd ?? 'ignore'],
-      detached: true,
-    }) as ChildProcessByStdio<Writable, Readable, Readable>;
-    let outcome: SevenZipOutcome = 'exited';
-    let startErrorCode: string | undefined;
-    let settled = false;
-    const stderrChunks: Buffer[] = [];
-    let stderrBytes = 0;
+export interface SevenZipRunOptions {
+  /** Date.now() after which the run is stopped at its next system call. */
+  deadlineMs: number;
+  /** Most stdout bytes kept; more stops the run. Default 1 MiB. */
+  maxStdoutBytes?: number;
+  /** When set, a write to a file under /out must be to a path named here and stay within its size in bytes. */
+  writeBudget?: ReadonlyMap<string, number>;
+}
 
-    const killGroup = (): void => {
-      if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        child.kill('SIGKILL');
-      }
-    };
-    const stop = (why: SevenZipOutcome): void => {
-      if (outcome === 'exited') outcome = why;
-      killGroup();
-    };
+export interface SevenZipInstance {
+  /** The instance's in-memory file system. */
+  readonly fs: FileSystem;
+  /** True once a run was stopped or crashed: drop the instance. */
+  readonly broken: boolean;
+  /** Runs one command as `7zz ...args` would; never throws for what 7-Zip does. */
+  run(args: readonly string[], options: SevenZipRunOptions): SevenZipResult;
+  /** Removes everything under /in, /out and /tmp, and leaves /in and /out empty. */
+  wipe(): void;
+}
 
-    const timer = setTimeout(() => stop('timeout'), Math.max(1, run.timeoutMs));
+export interface SevenZipOptions {
+  /** Largest WebAssembly heap, in bytes. Default 512 MiB (a 7z dictionary is allocated whole). */
+  maxMemoryBytes?: number;
+}
 
-    child.stdout.on('data', (chunk: Buffer) => {
-      if (outcome !== 'exited') return;
-      if (!run.onStdout(chunk)) stop('stopped');
+/** The 7z-wasm module could not be loaded or instantiated (a broken install). */
+export class SevenZipLoadError extends Error {
+  override readonly name = 'SevenZipLoadError';
+}
+
+/** Thrown through 7-Zip's stack from an import to stop a run. */
+class StopRun extends Error {
+  constructor(
+    readonly reason: 'timeout' | 'stopped',
+    readonly detail?: string,
+  ) {
+    super(`7-Zip run stopped (${reason})`);
+  }
+}
+
+/** The part of the WebAssembly global used here (TypeScript's lib declares it only with "dom"). */
+interface WasmGlobal {
+  compile(bytes: Uint8Array): Promise<WasmModule>;
+  Instance: new (module: WasmModule, imports: WasmImports) => { exports: unknown };
+}
+type WasmModule = { readonly __brand: 'WebAssembly.Module' };
+type WasmImports = Record<string, Record<string, unknown>>;
+const { WebAssembly: wasmApi } = globalThis as unknown as { WebAssembly: WasmGlobal };
+
+let compiled: Promise<WasmModule> | undefined;
+
+/** The module compiled once per process (about 30 ms); each instance is then a few ms. */
+function compiledModule(): Promise<WasmModule> {
+  if (compiled === undefined) {
+    const require = createRequire(import.meta.url);
+    compiled = readFile(require.resolve('7z-wasm/7zz.wasm')).then((bytes) => wasmApi.compile(bytes));
+    compiled.catch(() => {
+      compiled = undefined;
     });
-    child.stderr.on('data', (chunk: Buffer) => {
+  }
+  return compiled;
+}
+
+type ImportFunction = (...args: unknown[]) => unknown;
+
+/** A fresh 7-Zip instance with its own memory and file system. Rejects when the module cannot be loaded. */
+export async function createSevenZip(options: SevenZipOptions = {}): Promise<SevenZipInstance> {
+  const maxMemoryBytes = options.maxMemoryBytes ?? DEFAULT_MAX_MEMORY_BYTES;
+  let wasm: WasmModule;
+  try {
+    wasm = await compiledModule();
+  } catch (cause) {
+    throw new SevenZipLoadError((cause as NodeJS.ErrnoException).code ?? String(cause), { cause });
+  }
+  let stdout: string[] = [];
+  let stdoutBytes = 0;
+  let stderr: string[] = [];
+  let stderrBytes = 0;
+  let maxStdoutBytes = DEFAULT_MAX_STDOUT_BYTES;
+  let deadlineMs = Number.POSITIVE_INFINITY;
+  let stop: StopRun | undefined;
+  let memoryRefused = false;
+  let broken = false;
+
+  const check = (): void => {
+    if (stop) throw stop;
+    if (Date.now() > deadlineMs) {
+      stop = new StopRun('timeout');
+      throw stop;
+    }
+  };
+  const guard =
+    (fn: ImportFunction): ImportFunction =>
+    (...args) => {
+      check();
+      return fn(...args);
+    };
+
+  const moduleOptions: Partial<SevenZipModuleOptions> & {
+    instantiateWasm(imports: WasmImports, receive: (instance: unknown, module: WasmModule) => void): unknown;
+  } = {
+    noExitRuntime: true,
+    // null is end of file to emscripten (the typings say number).
+    stdin: () => null as unknown as number,
+    print(line) {
+      stdoutBytes += Buffer.byteLength(line) + 1;
+      if (stdoutBytes > maxStdoutBytes) {
+        stop ??= new StopRun('stopped', 'stdout');
+        throw stop;
+      }
+      stdout.push(line);
+    },
+    printErr(line) {
       if (stderrBytes >= STDERR_CAP_BYTES) return;
-      const room = STDERR_CAP_BYTES - stderrBytes;
-      const kept = chunk.length > room ? chunk.subarray(0, room) : chunk;
-      stderrChunks.push(kept);
-      stderrBytes += kept.length;
-    });
-    // 7z may exit before reading stdin (an unencrypted archive): EPIPE is expected.
-    child.stdin.on('error', () => {});
-    child.stdin.end(run.stdinText);
-
-    const finish = (exitCode: number | null, signal: NodeJS.Signals | null): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      const result: SevenZipResult = {
-        outcome,
-        exitCode,
-        signal,
-        stderr: Buffer.concat(stderrChunks).toString('utf8'),
-      };
-      if (startErrorCode !== undefined) result.startErrorCode = startErrorCode;
-      resolve(result);
-    };
-    child.on('error', (err: NodeJS.ErrnoException) => {
-      if (child.pid === undefined) {
-        outcome = 'not-started';
-        startErrorCode = err.code ?? 'UNKNOWN';
-        finish(null, null);
+      stderr.push(line);
+      stderrBytes += Buffer.byteLength(line) + 1;
+    },
+    instantiateWasm(imports, receive) {
+      const env: Record<string, unknown> = {};
+      for (const [name, value] of Object.entries(imports.env ?? {})) {
+        env[name] =
+          typeof value === 'function' && !UNWRAPPED.has(name) ? guard(value as ImportFunction) : value;
       }
-    });
-    child.on('close', (code, signal) => finish(code, signal));
+      const resize = env.emscripten_resize_heap as (bytes: number) => boolean;
+      env.emscripten_resize_heap = (requested: number): boolean => {
+        if (requested >>> 0 > maxMemoryBytes) {
+          memoryRefused = true;
+          return false;
+        }
+        return resize(requested);
+      };
+      // The build imports the same functions under both module names.
+      const instance = new wasmApi.Instance(wasm, { env, wasi_snapshot_preview1: env });
+      receive(instance, wasm);
+      return instance.exports;
+    },
+  };
+  const module = await createModule(moduleOptions).catch((cause: unknown) => {
+    throw new SevenZipLoadError(String((cause as Error).message ?? cause), { cause });
   });
+  const fs = module.FS;
+
+  let budget: ReadonlyMap<string, number> | undefined;
+  const written = new Map<string, number>();
+  const write = fs.write.bind(fs);
+  fs.write = (stream, buffer, offset, length, position, canOwn) => {
+    const path = (stream as FSStream & { path?: string }).path ?? '';
+    if (budget !== undefined && path.startsWith('/out/')) {
+      const allowed = budget.get(path);
+      const total = (written.get(path) ?? 0) + length;
+      if (allowed === undefined || total > allowed) {
+        stop ??= new StopRun('stopped', path);
+        throw stop;
+      }
+      written.set(path, total);
+    }
+    return write(stream, buffer, offset, length, position, canOwn);
+  };
+
+  const removeUnder = (dir: string): void => {
+    let names: string[];
+    try {
+      names = fs.readdir(dir);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      if (name === '.' || name === '..') continue;
+      const path = `${dir}/${name}`;
+      const { mode } = fs.lstat(path);
+      if (fs.isDir(mode)) {
+        removeUnder(path);
+        fs.rmdir(path);
+      } else fs.unlink(path);
+    }
+  };
+
+  const instance: SevenZipInstance = {
+    fs,
+    get broken() {
+      return broken;
+    },
+    run(args, runOptions) {
+      if (broken) throw new Error('this 7-Zip instance is unusable after a stopped or crashed run');
+      stdout = [];
+      stderr = [];
+      stdoutBytes = 0;
+      stderrBytes = 0;
+      maxStdoutBytes = runOptions.maxStdoutBytes ?? DEFAULT_MAX_STDOUT_BYTES;
+      deadlineMs = runOptions.deadlineMs;
+      budget = runOptions.writeBudget;
+      written.clear();
+      stop = undefined;
+      memoryRefused = false;
+      // emscripten's exit handler sets process.exitCode to 7-Zip's exit code: this process keeps its own.
+      const savedExitCode = process.exitCode;
+      let exitCode: number | null = null;
+      let thrown: unknown;
+      try {
+        const returned: unknown = module.callMain([...args]);
+        exitCode = typeof returned === 'number' ? returned : 0;
+      } catch (err) {
+        const status = (err as { name?: unknown; status?: unknown } | null)?.status;
+        if ((err as { name?: unknown } | null)?.name === 'ExitStatus' && typeof status === 'number') {
+          exitCode = status;
+        } else thrown = err;
+      } finally {
+        process.exitCode = savedExitCode;
+        deadlineMs = Number.POSITIVE_INFINITY;
+        budget = undefined;
+      }
+      const result: SevenZipResult = {
+        outcome: 'exited',
+        exitCode,
+        stdout: stdout.join('\n'),
+        stderr: stderr.join('\n'),
+        memoryRefused,
+      };
+      if (thrown !== undefined) {
+        broken = true;
+        result.exitCode = null;
+        if (thrown instanceof StopRun) {
+          result.outcome = thrown.reason;
+          if (thrown.detail !== undefined) result.stopReason = thrown.detail;
+        } else {
+          result.outcome = 'crashed';
+          result.crash =
+            typeof thrown === 'number'
+              ? 'an uncaught C++ exception'
+              : String((thrown as Error).message ?? thrown);
+        }
+      }
+      return result;
+    },
+    wipe() {
+      for (const dir of ['/in', '/out', '/tmp']) removeUnder(dir);
+      for (const dir of ['/in', '/out']) {
+        try {
+          fs.mkdir(dir);
+        } catch {
+          // already there
+        }
+      }
+    },
+  };
+  instance.wipe();
+  return instance;
 }

@@ -1,19 +1,26 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { crc32 } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ArchiveError, type ArchiveErrorCode, readArchive } from '../../src/recipients/archive.js';
 import {
+  ArchiveError,
+  type ArchiveErrorCode,
+  createSevenZipEngine,
+  readArchive,
+  type SevenZipEngine,
+} from '../../src/recipients/archive.js';
+import type { SevenZipInstance } from '../../src/recipients/seven-zip.js';
+import {
+  makeAbsolutePathArchive,
   makeArchive,
-  makeFakeSevenZip,
+  makeLargeDictionaryArchive,
   makeNestedArchive,
   makeRenamedArchive,
+  makeStoredZip,
   makeSymlinkArchive,
   makeTempDir,
   makeZipBomb,
   recipientText,
   removeDir,
-  sevenZip,
   truncateArchive,
 } from '../helpers/archives.js';
 import { syntheticList } from '../helpers/personnummer.js';
@@ -79,11 +86,8 @@ describe('refused from the listing, before extraction', () => {
   });
 
   it('absolute paths, by -spf and by renaming', async () => {
-    const staged = join(dir, 'abs-source.txt');
-    await writeFile(staged, text);
-    const spf = join(dir, 'spf.7z');
-    await sevenZip(['a', '-t7z', '-bd', '-bsp0', '-spf', spf, staged]);
-    await refused(readArchive(spf), 'UNSAFE_ENTRY', staged);
+    const spf = await makeAbsolutePathArchive(dir, text);
+    await refused(readArchive(spf.archive), 'UNSAFE_ENTRY', spf.entry);
     const renamed = await makeRenamedArchive(dir, files, [['a.txt', '/etc/cron.d/evil']], {
       archiveName: 'abs.7z',
     });
@@ -164,7 +168,7 @@ describe('limits', () => {
   });
 });
 
-describe('broken archives and a broken 7z', () => {
+describe('broken archives, and files that are no archive', () => {
   it('a truncated archive is CORRUPT, encrypted or not', async () => {
     const plain = await makeArchive(dir, files, { archiveName: 'cut.7z' });
     await refused(readArchive(await truncateArchive(plain, 40)), 'CORRUPT');
@@ -186,88 +190,207 @@ describe('broken archives and a broken 7z', () => {
     await refused(readArchive(archive), 'CORRUPT');
   });
 
-  it('a file that is no archive, or another format under .7z, is CORRUPT', async () => {
+  it('a file that is no 7z or zip under .7z or .zip is UNSUPPORTED_FORMAT, from its first bytes', async () => {
     const junk = join(dir, 'junk.7z');
     await writeFile(junk, text);
-    await refused(readArchive(junk), 'CORRUPT');
-    const zip = await makeArchive(dir, files, { format: 'zip', archiveName: 'really-a-zip.7z' });
-    await refused(readArchive(zip), 'CORRUPT');
+    const e = await refused(readArchive(junk), 'UNSUPPORTED_FORMAT');
+    expect(e.message).toMatch(/neither a 7z nor a zip archive/);
+    const rar = join(dir, 'rar.zip');
+    await writeFile(rar, Buffer.concat([Buffer.from('Rar!\x1a\x07\x00', 'latin1'), Buffer.alloc(64)]));
+    expect((await refused(readArchive(rar), 'UNSUPPORTED_FORMAT')).message).toMatch(/rar data/);
+    const gz = join(dir, 'gz.7z');
+    await writeFile(gz, Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0]));
+    expect((await refused(readArchive(gz), 'UNSUPPORTED_FORMAT')).message).toMatch(/gzip data/);
   });
 
   it('a missing archive, and an extension that is not read', async () => {
     await refused(readArchive(join(dir, 'nowhere.7z')), 'NOT_FOUND');
     await refused(readArchive(join(dir, 'list.rar')), 'UNSUPPORTED_FORMAT');
   });
+});
 
-  it('7z not installed says how to install it', async () => {
-    const archive = await makeArchive(dir, files, { archiveName: 'nobin.7z' });
-    const e = await refused(readArchive(archive, { sevenZip: join(dir, 'no-such-7z') }), 'SEVEN_ZIP_MISSING');
-    expect(e.message).toContain('apt-get install p7zip-full');
+/** An engine that records the first word of every 7-Zip command it runs. */
+function recordingEngine(): { engine: SevenZipEngine; commands: string[] } {
+  const inner = createSevenZipEngine();
+  const commands: string[] = [];
+  return {
+    commands,
+    engine: {
+      use: (fn) =>
+        inner.use((sevenZip) =>
+          fn({
+            fs: sevenZip.fs,
+            get broken() {
+              return sevenZip.broken;
+            },
+            run(args, options) {
+              commands.push(args[0]!);
+              return sevenZip.run(args, options);
+            },
+            wipe: () => sevenZip.wipe(),
+          }),
+        ),
+    },
+  };
+}
+
+describe('the order: list, check, and only then extract', () => {
+  it('a refused listing never reaches extraction; a good archive is listed, then extracted', async () => {
+    const link = await makeSymlinkArchive(dir, text, { archiveName: 'order-link.7z' });
+    const bad = recordingEngine();
+    await refused(readArchive(link, { engine: bad.engine }), 'UNSAFE_ENTRY', 'link.txt');
+    expect(bad.commands).toEqual(['l']);
+    const good = recordingEngine();
+    const archive = await makeArchive(dir, files, { archiveName: 'order-ok.7z' });
+    expect(await readArchive(archive, { engine: good.engine })).toHaveLength(2);
+    expect(good.commands).toEqual(['l', 'x']);
   });
 });
 
-/** A fake 7z that prints a given listing and runs a given shell line for `x`. */
-async function fake(name: string, listing: string, extract: string): Promise<string> {
-  const listingFile = join(dir, `${name}.listing`);
-  await writeFile(listingFile, listing);
-  return makeFakeSevenZip(dir, name, `case "$1" in\n  l) cat '${listingFile}' ;;\n  x) ${extract} ;;\nesac`);
-}
-
-function block(path: string, size: number, crc: number | undefined, attributes = 'A -rw-r--r--'): string {
-  const crcText = crc === undefined ? '' : crc.toString(16).toUpperCase().padStart(8, '0');
-  return `Path = ${path}\nSize = ${size}\nAttributes = ${attributes}\nCRC = ${crcText}\nEncrypted = -\n\n`;
-}
-
-describe('a 7z that lies (fake binary): the stream guards', () => {
-  it('output beyond the declared total is stopped at once (7z and its children killed): TOO_LARGE', async () => {
-    const archive = await makeArchive(dir, files, { archiveName: 'liar.7z' });
-    // `yes` runs as a child of the script, so only a process-group kill closes stdout.
-    const bin = await fake('endless-7z', block('a.txt', 10, undefined), 'yes 0123456789; :');
-    const t0 = Date.now();
-    const e = await refused(readArchive(archive, { sevenZip: bin, timeoutMs: 20_000 }), 'TOO_LARGE');
-    expect(Date.now() - t0).toBeLessThan(5000);
-    expect(e.message).toMatch(/more than the 10 bytes/);
+describe('the in-process 7-Zip is bounded', () => {
+  it('a dictionary larger than the memory 7-Zip may use is TOO_LARGE, before a byte is decoded', async () => {
+    const archive = await makeLargeDictionaryArchive(dir, 1024 * 1024 * 1024);
+    const rss = process.memoryUsage().rss;
+    const e = await refused(readArchive(archive), 'TOO_LARGE');
+    expect(e.message).toMatch(/more memory than 7-Zip is allowed/);
+    expect(process.memoryUsage().rss - rss).toBeLessThan(64 * 1024 * 1024);
   });
 
-  it('a 7z that never finishes is killed after timeoutMs: TIMEOUT (retryable)', async () => {
-    const archive = await makeArchive(dir, files, { archiveName: 'slow.7z' });
-    const bin = await fake('hang-7z', block('a.txt', 10, undefined), 'sleep 30; :');
+  it('the listed total bounds what extraction may hold: refused before extraction, with the limit named', async () => {
+    const bomb = await makeZipBomb(dir, { bytes: 8 * 1024 * 1024, archiveName: 'total.7z' });
+    const run = recordingEngine();
+    const e = await refused(
+      readArchive(bomb, {
+        engine: run.engine,
+        limits: { maxEntryBytes: 16 * 1024 * 1024, maxTotalBytes: 4 * 1024 * 1024 },
+      }),
+      'TOO_LARGE',
+      'zeros.txt',
+    );
+    expect(e.message).toMatch(/total limit of 4194304 bytes/);
+    expect(run.commands).toEqual(['l']);
+  });
+
+  it('a zip whose header declares fewer bytes than its data is CORRUPT, never cut short and returned', async () => {
+    const liar = await makeStoredZip(dir, 'liar.zip', [
+      { name: 'a.txt', content: text },
+      { name: 'b.txt', content: text, declaredSize: 10 },
+    ]);
+    await refused(readArchive(liar), 'CORRUPT');
+  });
+
+  it('a zip whose data does not match its CRC is CORRUPT', async () => {
+    const bad = await makeStoredZip(dir, 'crc.zip', [
+      { name: 'a.txt', content: text, declaredCrc: 0x12345678 },
+    ]);
+    await refused(readArchive(bad), 'CORRUPT');
+  });
+
+  it('a read that takes too long is stopped inside 7-Zip: TIMEOUT (retryable)', async () => {
+    const bomb = await makeZipBomb(dir, { bytes: 64 * 1024 * 1024, archiveName: 'slow.7z' });
+    const roomy = { maxEntryBytes: 128 * 1024 * 1024, maxTotalBytes: 128 * 1024 * 1024 };
     const t0 = Date.now();
-    const e = await refused(readArchive(archive, { sevenZip: bin, timeoutMs: 700 }), 'TIMEOUT');
+    const e = await refused(readArchive(bomb, { limits: roomy, timeoutMs: 150 }), 'TIMEOUT');
     expect(Date.now() - t0).toBeLessThan(3000);
     expect(e.retryable).toBe(true);
   });
 
-  it('entries streamed in another order than listed fail the CRC check: CORRUPT naming the entry', async () => {
-    const archive = await makeArchive(dir, files, { archiveName: 'order.7z' });
-    const a = `${numbers[0]}\n`;
-    const b = `${numbers[1]}\n`;
-    const bin = await fake(
-      'swap-7z',
-      block('a.txt', a.length, crc32(a)) + block('b.txt', b.length, crc32(b)),
-      `printf '${b}${a}'`,
+  it('one engine for several archives: each sees only its own files, and a stopped run gets a fresh 7-Zip', async () => {
+    const engine = createSevenZipEngine();
+    const one = await makeArchive(dir, [{ name: 'one.txt', content: text }], { archiveName: 'one.7z' });
+    const two = await makeArchive(dir, [{ name: 'two.txt', content: text }], { archiveName: 'two.7z' });
+    expect((await readArchive(one, { engine })).map((e) => e.name)).toEqual(['one.txt']);
+    expect((await readArchive(two, { engine })).map((e) => e.name)).toEqual(['two.txt']);
+    // A run stopped inside 7-Zip leaves its instance unusable: the next archive gets a fresh one.
+    const bomb = await makeZipBomb(dir, { bytes: 64 * 1024 * 1024, archiveName: 'slow-engine.7z' });
+    const roomy = { maxEntryBytes: 128 * 1024 * 1024, maxTotalBytes: 128 * 1024 * 1024 };
+    await refused(readArchive(bomb, { engine, limits: roomy, timeoutMs: 150 }), 'TIMEOUT');
+    expect((await readArchive(one, { engine })).map((e) => e.name)).toEqual(['one.txt']);
+    // Between archives the in-memory file system holds nothing of them.
+    await engine.use((sevenZip) => {
+      expect(sevenZip.fs.readdir('/in')).toEqual(['.', '..']);
+      expect(sevenZip.fs.readdir('/out')).toEqual(['.', '..']);
+    });
+  });
+});
+
+/** An engine whose 7-Zip extracts as usual, then has `tamper` change /out: a decoder that lies. */
+function lyingEngine(tamper: (fs: SevenZipInstance['fs']) => void): SevenZipEngine {
+  const inner = createSevenZipEngine();
+  return {
+    use: (fn) =>
+      inner.use((sevenZip) =>
+        fn({
+          fs: sevenZip.fs,
+          get broken() {
+            return sevenZip.broken;
+          },
+          run(args, options) {
+            const result = sevenZip.run(args, options);
+            if (args[0] === 'x') tamper(sevenZip.fs);
+            return result;
+          },
+          wipe: () => sevenZip.wipe(),
+        }),
+      ),
+  };
+}
+
+describe('after extraction every file is checked again (a decoder that lies)', () => {
+  it('a size other than listed, data that fails the CRC, an unlisted file, a link: all refused', async () => {
+    const archive = await makeArchive(dir, files, { archiveName: 'lied.7z' });
+    const short = lyingEngine((fs) => fs.writeFile('/out/a.txt', text.slice(1)));
+    expect((await refused(readArchive(archive, { engine: short }), 'CORRUPT', 'a.txt')).message).toMatch(
+      /extracted \d+ bytes where the listing declares/,
     );
-    const e = await refused(readArchive(archive, { sevenZip: bin }), 'CORRUPT', 'a.txt');
-    expect(e.message).toMatch(/listed CRC/);
+    const swapped = lyingEngine((fs) => fs.writeFile('/out/a.txt', text.replace('1', '2')));
+    expect((await refused(readArchive(archive, { engine: swapped }), 'CORRUPT', 'a.txt')).message).toMatch(
+      /listed CRC/,
+    );
+    const extra = lyingEngine((fs) => fs.writeFile('/out/sub/extra.txt', text));
+    await refused(readArchive(archive, { engine: extra }), 'UNSAFE_ENTRY', 'sub/extra.txt');
+    const link = lyingEngine((fs) => fs.symlink('/etc/passwd', '/out/sub/passwd'));
+    await refused(readArchive(archive, { engine: link }), 'UNSAFE_ENTRY', 'sub/passwd');
+    const missing = lyingEngine((fs) => fs.unlink('/out/sub/b.txt'));
+    await refused(readArchive(archive, { engine: missing }), 'CORRUPT', 'sub/b.txt');
   });
 
-  it('a stream shorter than declared is CORRUPT', async () => {
-    const archive = await makeArchive(dir, files, { archiveName: 'short.7z' });
-    const bin = await fake('short-7z', block('a.txt', 100, undefined), `printf 'abc'`);
-    await refused(readArchive(archive, { sevenZip: bin }), 'CORRUPT');
-  });
-
-  it('hard links, devices and reparse points in a listing are refused', async () => {
-    const archive = await makeArchive(dir, files, { archiveName: 'links.7z' });
-    const hard = await fake(
-      'hard-7z',
-      `${block('h.txt', 3, undefined).trimEnd()}\nHard Link = a.txt\n\n`,
-      ':',
+  it('data turned into an archive where no CRC is listed (AES zip) is caught by its magic bytes', async () => {
+    // A member that starts as a zip does, in a plain zip (whose CRC matches: the data is as stored).
+    const zip = await makeStoredZip(dir, 'magic.zip', [{ name: 'a.txt', content: 'PK\x03\x04 and more' }]);
+    await refused(readArchive(zip), 'NESTED_ARCHIVE', 'a.txt');
+    // An AES zip lists no CRC, so after a lying decoder only the magic check stands between such data and use.
+    const aes = await makeArchive(dir, [{ name: 'a.txt', content: text }], {
+      format: 'zip',
+      password: 'Synthetic-zip-0417',
+      archiveName: 'magic-aes.zip',
+    });
+    const disguised = lyingEngine((fs) => {
+      const data = Buffer.from(fs.readFile('/out/a.txt'));
+      Buffer.from([0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c]).copy(data);
+      fs.writeFile('/out/a.txt', data);
+    });
+    const e = await refused(
+      readArchive(aes, { engine: disguised, password: 'Synthetic-zip-0417' }),
+      'NESTED_ARCHIVE',
+      'a.txt',
     );
-    await refused(readArchive(archive, { sevenZip: hard }), 'UNSAFE_ENTRY', 'h.txt');
-    const device = await fake('dev-7z', block('tty', 0, undefined, 'A crw-rw-rw-'), ':');
-    await refused(readArchive(archive, { sevenZip: device }), 'UNSAFE_ENTRY', 'tty');
-    const reparse = await fake('reparse-7z', block('j', 0, undefined, 'AL'), ':');
-    await refused(readArchive(archive, { sevenZip: reparse }), 'UNSAFE_ENTRY', 'j');
+    expect(e.message).toMatch(/7z data/);
+  });
+});
+
+describe('messages hold no personnummer', () => {
+  it('a refused entry named after a person is named masked', async () => {
+    const nested = await makeNestedArchive(dir, files, {
+      archiveName: 'named.7z',
+      innerName: '191212121212.txt',
+    });
+    const e = await readArchive(nested).then(
+      () => expect.fail('read'),
+      (x: unknown) => x as ArchiveError,
+    );
+    expect(e).toMatchObject({ code: 'NESTED_ARCHIVE', entry: '191212121212.txt' });
+    expect(e.message).toContain('entry "19121212-****.txt"');
+    expect(e.message).not.toContain('191212121212');
   });
 });

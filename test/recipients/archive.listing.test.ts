@@ -92,6 +92,16 @@ describe('checkListing', () => {
     });
   });
 
+  it('refuses hard links, devices and reparse points (symbolic links or junctions)', () => {
+    const hard = entries(`${file('h.txt', 3).trimEnd()}\nHard Link = a.txt\n\n`);
+    expect(checkListing(hard, limits, false)).toMatchObject({ code: 'UNSAFE_ENTRY', entry: 'h.txt' });
+    expect(checkListing(entries(file('tty', 0, 'A crw-rw-rw-')), limits, false)).toMatchObject({
+      code: 'UNSAFE_ENTRY',
+      entry: 'tty',
+    });
+    expect(checkListing(entries(file('j', 0, 'AL')), limits, false)?.reason).toMatch(/reparse point/);
+  });
+
   it('applies the limits inclusively and skips folders for sizes', () => {
     expect(checkListing(entries(file('a', 100) + file('b', 50)), limits, false)).toBeUndefined();
     expect(checkListing(entries(file('a', 101)), limits, false)).toMatchObject({

@@ -4,12 +4,10 @@
  * `Attributes = V 01800000 0rw-------`; it is a plain file and must be read,
  * while links, FIFOs and devices (which always carry their type bits) stay refused.
  */
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArchiveError, readArchive } from '../../src/recipients/archive.js';
 import { checkListing, parseListing } from '../../src/recipients/archive-listing.js';
-import { makeTempDir, recipientText, removeDir } from '../helpers/archives.js';
+import { makeStoredZip, makeTempDir, recipientText, removeDir } from '../helpers/archives.js';
 import { syntheticList } from '../helpers/personnummer.js';
 
 const text = recipientText(syntheticList(5, 600));
@@ -23,19 +21,13 @@ afterAll(async () => {
   await removeDir(dir);
 });
 
-/** Writes a zip with python3's zipfile: entries [name, external_attr, content]. */
-function pythonZip(name: string, entries: ReadonlyArray<readonly [string, number, string]>): string {
-  const path = join(dir, name);
-  const script = [
-    'import json, sys, zipfile',
-    'with zipfile.ZipFile(sys.argv[1], "w") as z:',
-    '    for name, attr, content in json.loads(sys.argv[2]):',
-    '        info = zipfile.ZipInfo(name)',
-    '        info.external_attr = attr',
-    '        z.writestr(info, content)',
-  ].join('\n');
-  execFileSync('python3', ['-c', script, path, JSON.stringify(entries)]);
-  return path;
+/** A zip as Python's zipfile writes one (made by Unix, stored): entries [name, external_attr, content]. */
+function pythonZip(name: string, entries: ReadonlyArray<readonly [string, number, string]>): Promise<string> {
+  return makeStoredZip(
+    dir,
+    name,
+    entries.map(([entry, externalAttr, content]) => ({ name: entry, externalAttr, content })),
+  );
 }
 
 async function refusal(promise: Promise<unknown>): Promise<ArchiveError> {
@@ -48,8 +40,8 @@ async function refusal(promise: Promise<unknown>): Promise<ArchiveError> {
 }
 
 describe('zip entries without mode bits', () => {
-  it('reads files written by Python zipfile with external_attr 0, folders included', async () => {
-    const zip = pythonZip('python.zip', [
+  it('reads files stored as Python zipfile writes them, external_attr 0, folders included', async () => {
+    const zip = await pythonZip('python.zip', [
       ['lista.txt', 0, text],
       ['del/', 0, ''],
       ['del/andra.csv', 0, other],
@@ -62,14 +54,14 @@ describe('zip entries without mode bits', () => {
   });
 
   it('still refuses a symbolic link, a FIFO and a device beside such entries', async () => {
-    const link = pythonZip('link.zip', [
+    const link = await pythonZip('link.zip', [
       ['lista.txt', 0, text],
       ['passwd.txt', 0o120777 * 0x10000, '/etc/passwd'],
     ]);
     expect(await refusal(readArchive(link))).toMatchObject({ code: 'UNSAFE_ENTRY', entry: 'passwd.txt' });
-    const fifo = pythonZip('fifo.zip', [['p.txt', 0o010644 * 0x10000, '']]);
+    const fifo = await pythonZip('fifo.zip', [['p.txt', 0o010644 * 0x10000, '']]);
     expect(await refusal(readArchive(fifo))).toMatchObject({ code: 'UNSAFE_ENTRY', entry: 'p.txt' });
-    const device = pythonZip('device.zip', [['tty.txt', 0o020666 * 0x10000, '']]);
+    const device = await pythonZip('device.zip', [['tty.txt', 0o020666 * 0x10000, '']]);
     expect(await refusal(readArchive(device))).toMatchObject({ code: 'UNSAFE_ENTRY', entry: 'tty.txt' });
   });
 
