@@ -8,8 +8,11 @@
  *   npm run campaign -- acl ID --password-file FILE    (a Redis user for this campaign's case handler only)
  *
  * Every ID is checked with the campaign schema's pattern before it is used.
+ * Every command but status takes --by NAME (default: the OS user) and is
+ * recorded in the audit log; a user that may not append to it changes nothing.
  */
 import { writeFile } from 'node:fs/promises';
+import type { AuditAction, AuditLog } from '../src/audit/audit-log.js';
 import { loadApprovedCampaign } from '../src/campaign/load.js';
 import { loadClientConfig } from '../src/config/client.js';
 import { loadDeliveryConfig } from '../src/config/delivery.js';
@@ -24,11 +27,12 @@ import { type CampaignStatus, campaignStatus } from '../src/queue/status.js';
 import { readInputs } from '../src/recipients/inputs.js';
 import { todayOf } from '../src/recipients/personnummer.js';
 import { parseRecipientFile } from '../src/recipients/read-file.js';
+import { actorArg, openAuditBestEffort } from './lib/audit.js';
 import { campaignIdArg, exitCodes, parseCliArgs, runCli, UsageError } from './lib/cli.js';
 import { type CliContext, openContext } from './lib/context.js';
 
 const usage =
-  'usage: npm run campaign -- status [ID] [--json] | pause ID [--reason R] | resume ID | cancel ID [--reason R] | test-send ID|campaign.json --to FILE | purge ID [--force] | acl ID --password-file FILE';
+  'usage: npm run campaign -- status [ID] [--json] | pause ID [--reason R] | resume ID | cancel ID [--reason R] | test-send ID|campaign.json --to FILE | purge ID [--force] | acl ID --password-file FILE   (all but status: [--by NAME])';
 
 const options = {
   json: { type: 'boolean', default: false },
@@ -75,9 +79,16 @@ async function status(ctx: CliContext, { id, out }: Call): Promise<number> {
   return exitCodes.ok;
 }
 
-async function pause(ctx: CliContext, { id, values, by, out }: Call): Promise<number> {
+/** Records what a command did, as `by`, for campaign `id`. */
+const record = (audit: AuditLog, action: AuditAction, call: Call, details: Record<string, unknown>) =>
+  audit.record({ actor: call.by, action, campaignId: call.id ?? '', details });
+
+async function pause(ctx: CliContext, call: Call): Promise<number> {
+  const { id, values, by, out } = call;
   const deps = { ...ctx, jobPolicy: ctx.config.jobPolicy };
-  const prev = await pauseCampaign(deps, id!, values.reason ?? 'paused by an operator', by);
+  const reason = values.reason ?? 'paused by an operator';
+  const prev = await pauseCampaign(deps, id!, reason, by);
+  await record(ctx.audit, 'pause', call, { reason, previous: prev });
   out(`campaign ${id} paused (was ${prev}); calls in flight finish, no new call starts`, {
     campaignId: id,
     state: 'paused',
@@ -86,15 +97,23 @@ async function pause(ctx: CliContext, { id, values, by, out }: Call): Promise<nu
   return exitCodes.ok;
 }
 
-async function resume(ctx: CliContext, { id, by, out }: Call): Promise<number> {
+async function resume(ctx: CliContext, call: Call): Promise<number> {
+  const { id, values, by, out } = call;
   const r = await resumeCampaign({ ...ctx, jobPolicy: ctx.config.jobPolicy }, id!, by);
+  await record(ctx.audit, 'resume', call, {
+    ...(values.reason ? { reason: values.reason } : {}),
+    promoted: r.promoted,
+  });
   out(`campaign ${id} resumed (${r.promoted} held jobs released)`, { campaignId: id, state: 'active', ...r });
   return exitCodes.ok;
 }
 
-async function cancel(ctx: CliContext, { id, values, by, out }: Call): Promise<number> {
+async function cancel(ctx: CliContext, call: Call): Promise<number> {
+  const { id, values, by, out } = call;
   const deps = { ...ctx, jobPolicy: ctx.config.jobPolicy };
-  const r = await cancelCampaign(deps, id!, values.reason ?? 'cancelled by an operator', by);
+  const reason = values.reason ?? 'cancelled by an operator';
+  const r = await cancelCampaign(deps, id!, reason, by);
+  await record(ctx.audit, 'cancel', call, { reason, cancelled: r.cancelled });
   out(`campaign ${id} cancelled; ${r.cancelled} recipients not yet sent are marked cancelled`, {
     campaignId: id,
     state: 'cancelled',
@@ -103,11 +122,18 @@ async function cancel(ctx: CliContext, { id, values, by, out }: Call): Promise<n
   return exitCodes.ok;
 }
 
-async function purge(ctx: CliContext, { id, values, by, out }: Call): Promise<number> {
+async function purge(ctx: CliContext, call: Call): Promise<number> {
+  const { id, values, by, out } = call;
   await assertOperationsUser(ctx.redis, ctx.keys);
   const r = await purgeCampaign({ ...ctx, jobPolicy: ctx.config.jobPolicy }, id!, {
     force: values.force,
     by,
+  });
+  await record(ctx.audit, 'purge', call, {
+    force: values.force,
+    keysDeleted: r.keysDeleted,
+    jobsRemoved: r.jobsRemoved,
+    deadLettersRemoved: r.deadLettersRemoved,
   });
   out(
     `campaign ${id} purged: ${r.keysDeleted} keys, ${r.jobsRemoved} jobs and ${r.deadLettersRemoved} dead letters removed; counts kept`,
@@ -116,7 +142,8 @@ async function purge(ctx: CliContext, { id, values, by, out }: Call): Promise<nu
   return exitCodes.ok;
 }
 
-async function testSendTo(ctx: CliContext, { id, values, out }: Call): Promise<number> {
+async function testSendTo(ctx: CliContext, call: Call): Promise<number> {
+  const { id, values, out } = call;
   if (!values.to) throw new UsageError(`test-send needs --to <file of test recipients>\n${usage}`);
   const campaign = id!.endsWith('.json')
     ? await loadApprovedCampaign(id!)
@@ -133,6 +160,14 @@ async function testSendTo(ctx: CliContext, { id, values, out }: Call): Promise<n
     throw new UsageError(`${p.file}:${p.line}: ${p.code} ${p.value}`);
   }
   const r = await testSend({ redis: ctx.redis, keys: ctx.keys, keyring, inbox }, campaign, parsed.numbers);
+  const outcomes: Record<string, number> = {};
+  for (const x of r.results) outcomes[x.outcome] = (outcomes[x.outcome] ?? 0) + 1;
+  await ctx.audit.record({
+    actor: call.by,
+    action: 'test-send',
+    campaignId: campaign.id,
+    details: { count: r.results.length, outcomes },
+  });
   out(
     [
       `test send of ${campaign.id} to ${r.results.length} test recipients:`,
@@ -145,8 +180,30 @@ async function testSendTo(ctx: CliContext, { id, values, out }: Call): Promise<n
   return r.results.every((x) => x.outcome === 'delivered') ? exitCodes.ok : exitCodes.failed;
 }
 
-/** Prints the ACL rule for an admin to apply; needs no Redis connection. */
-async function acl({ id, values, out }: Call): Promise<number> {
+/**
+ * Records the acl command when a Redis connection is configured and answers
+ * quickly; otherwise one line on stderr says it was not recorded.
+ */
+async function recordAcl(call: Call, user: string): Promise<void> {
+  const opened = await openAuditBestEffort(process.env);
+  if ('notRecorded' in opened) {
+    process.stderr.write(`campaign: note: not recorded in the audit log (${opened.notRecorded})\n`);
+    return;
+  }
+  try {
+    await record(opened.audit, 'acl', call, { user });
+  } catch (err) {
+    process.stderr.write(
+      `campaign: note: not recorded in the audit log (${(err as Error).message.split('\n')[0]})\n`,
+    );
+  } finally {
+    opened.redis.disconnect();
+  }
+}
+
+/** Prints the ACL rule for an admin to apply; needs no Redis connection (the audit entry is best effort). */
+async function acl(call: Call): Promise<number> {
+  const { id, values, out } = call;
   const file = values['password-file'];
   if (!file)
     throw new UsageError(
@@ -161,6 +218,7 @@ async function acl({ id, values, out }: Call): Promise<number> {
     ].join('\n'),
     { user: rule.user, passwordFile: file, rule: rule.rule },
   );
+  await recordAcl(call, rule.user);
   return exitCodes.ok;
 }
 
@@ -178,6 +236,8 @@ async function run(command: string, call: Call): Promise<number> {
   const handler = withRedis[command as keyof typeof withRedis];
   const ctx = await openContext(process.env);
   try {
+    // A user that may not append to the audit log is refused before the first change.
+    if (command !== 'status') await ctx.audit.assertWritable();
     return await handler(ctx, call);
   } catch (err) {
     if (err instanceof CampaignStoreError || err instanceof TestSendError) {
@@ -199,5 +259,6 @@ await runCli('campaign', async () => {
   const id = idOf(command, rawId);
   const out = (human: string, json: unknown) =>
     process.stdout.write(values.json ? `${JSON.stringify(json)}\n` : `${human}\n`);
-  return run(command, { id, values, by: values.by ?? process.env.USER ?? 'operator', out });
+  const by = command === 'status' ? '' : actorArg(values.by);
+  return run(command, { id, values, by, out });
 });

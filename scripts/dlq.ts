@@ -1,7 +1,9 @@
 /**
  *   npm run dlq -- list [--campaign ID] [--json]
- *   npm run dlq -- redrive --campaign ID    (back to the queue; delivered recipients are not touched)
- *   npm run dlq -- discard --campaign ID    (give up: they keep outcome `failed`)
+ *   npm run dlq -- redrive --campaign ID [--by NAME]   (back to the queue; delivered recipients are not touched)
+ *   npm run dlq -- discard --campaign ID [--by NAME]   (give up: they keep outcome `failed`)
+ *
+ * redrive and discard are recorded in the audit log, by --by or the OS user.
  */
 
 import { loadKeyring } from '../src/config/env.js';
@@ -9,26 +11,37 @@ import { assertOperationsUser } from '../src/queue/acl.js';
 import { loadChunk } from '../src/queue/chunks.js';
 import { discardDeadLetters, listDeadLetters, redriveDeadLetters } from '../src/queue/control.js';
 import { maskPersonnummer } from '../src/recipients/personnummer.js';
+import { actorArg } from './lib/audit.js';
 import { campaignIdArg, exitCodes, parseCliArgs, runCli, UsageError } from './lib/cli.js';
 import { openContext } from './lib/context.js';
 
 const usage =
-  'usage: npm run dlq -- list [--campaign ID] [--json] | redrive --campaign ID | discard --campaign ID';
+  'usage: npm run dlq -- list [--campaign ID] [--json] | redrive --campaign ID [--by NAME] | discard --campaign ID [--by NAME]';
 
 await runCli('dlq', async () => {
   const { values, positionals } = parseCliArgs({
     allowPositionals: true,
-    options: { campaign: { type: 'string' }, json: { type: 'boolean', default: false } },
+    options: {
+      campaign: { type: 'string' },
+      by: { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
   });
   const [command] = positionals;
   if (command !== 'list' && command !== 'redrive' && command !== 'discard') throw new UsageError(usage);
   if (command !== 'list' || values.campaign !== undefined)
     campaignIdArg(values.campaign, `${command} --campaign`);
+  const actor = command === 'list' ? '' : actorArg(values.by);
   const ctx = await openContext(process.env);
   try {
     const deps = { ...ctx, jobPolicy: ctx.config.jobPolicy };
     // redrive and discard change several things: another role is refused before the first.
-    if (command !== 'list') await assertOperationsUser(ctx.redis, ctx.keys);
+    if (command !== 'list') {
+      await assertOperationsUser(ctx.redis, ctx.keys);
+      await ctx.audit.assertWritable();
+    }
+    const record = (action: 'dlq.redrive' | 'dlq.discard', details: Record<string, unknown>) =>
+      ctx.audit.record({ actor, action, campaignId: values.campaign!, details });
     if (command === 'list') {
       const found = await listDeadLetters(deps, values.campaign);
       // With the data key at hand, show whom each letter holds, masked (19121212-****).
@@ -60,6 +73,7 @@ await runCli('dlq', async () => {
       }
     } else if (command === 'discard') {
       const r = await discardDeadLetters(deps, values.campaign!);
+      await record('dlq.discard', { letters: r.letters, recipients: r.recipients });
       process.stdout.write(
         values.json
           ? `${JSON.stringify({ campaignId: values.campaign, ...r })}\n`
@@ -67,6 +81,7 @@ await runCli('dlq', async () => {
       );
     } else {
       const r = await redriveDeadLetters(deps, values.campaign!);
+      await record('dlq.redrive', { jobs: r.jobs, recipients: r.recipients });
       process.stdout.write(
         values.json
           ? `${JSON.stringify({ campaignId: values.campaign, ...r })}\n`

@@ -7,23 +7,30 @@
  *
  * --paused stores the campaign paused (its jobs wait) so a test send can go
  * first; `npm run campaign -- resume ID` then starts it.
+ *
+ * Every run that reaches Redis is recorded in the audit log by --by NAME (or
+ * the OS user): enqueued, nothing new, dry run, rejected lines, or refused
+ * (unit not active, another enqueue running, a changed or cancelled campaign);
+ * the first time a campaign's approved content is seen, its approval too.
  */
 import { assertApproved, loadCampaign } from '../src/campaign/load.js';
 import { loadClientConfig } from '../src/config/client.js';
 import { assertSourceSystem } from '../src/config/delivery.js';
 import { loadKeyring } from '../src/config/env.js';
-import { type EnqueueResult, enqueueCampaign } from '../src/queue/enqueue.js';
-import { assertUnitActive } from '../src/queue/units.js';
+import { EnqueueError, type EnqueueResult, enqueueCampaign } from '../src/queue/enqueue.js';
+import { assertUnitActive, UnitError } from '../src/queue/units.js';
 import { readInputs } from '../src/recipients/inputs.js';
 import { todayOf } from '../src/recipients/personnummer.js';
 import { printable, printableName } from '../src/recipients/printable.js';
 import { parseRecipientFile } from '../src/recipients/read-file.js';
 import { maxRecipientFileBytesFromEnv } from '../src/recipients/regular-file.js';
+import { actorArg } from './lib/audit.js';
 import { createProgress, exitCodes, parseCliArgs, promptSecret, runCli, UsageError } from './lib/cli.js';
 import { openContext } from './lib/context.js';
+import { type EnqueueFlags, enqueueDetails, recordEnqueue, refusedDetails } from './lib/enqueue-audit.js';
 
 const usage =
-  'usage: npm run enqueue -- --campaign <campaign.json> [--dry-run] [--json] [--skip-invalid] [--paused] [--password-env VAR] <file|directory|archive.7z>...';
+  'usage: npm run enqueue -- --campaign <campaign.json> [--dry-run] [--json] [--skip-invalid] [--paused] [--password-env VAR] [--by NAME] <file|directory|archive.7z>...';
 
 /**
  * Human output. Every value that came from the inputs (file and entry names,
@@ -86,6 +93,7 @@ await runCli('enqueue', async () => {
       'skip-invalid': { type: 'boolean', default: false },
       paused: { type: 'boolean', default: false },
       'password-env': { type: 'string' },
+      by: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -105,6 +113,7 @@ await runCli('enqueue', async () => {
     throw new UsageError('the environment variable named by --password-env is not set');
   }
 
+  const actor = actorArg(values.by);
   // A bad REDIS_URL or setting fails before any file is read.
   loadClientConfig(process.env);
   const maxFileBytes = maxRecipientFileBytesFromEnv(process.env);
@@ -130,17 +139,26 @@ await runCli('enqueue', async () => {
   // Connected only now: a bad REDIS_URL or login is one line naming REDIS_URL (exit 2), an outage exit 1.
   const ctx = await openContext(process.env);
   try {
-    await assertUnitActive(ctx.redis, ctx.keys, campaign.unit.hsaId);
-    const result = await enqueueCampaign(
-      { redis: ctx.redis, keys: ctx.keys, keyring, queue: ctx.deliver, jobPolicy: ctx.config.jobPolicy },
-      {
-        campaign,
-        parsed,
-        skipInvalid: values['skip-invalid'],
-        dryRun: values['dry-run'],
-        paused: values.paused,
-      },
-    );
+    // A user that may not append to the audit log is refused before anything is written.
+    await ctx.audit.assertWritable();
+    const flags: EnqueueFlags = {
+      dryRun: values['dry-run'],
+      paused: values.paused,
+      skipInvalid: values['skip-invalid'],
+    };
+    let result: EnqueueResult;
+    try {
+      await assertUnitActive(ctx.redis, ctx.keys, campaign.unit.hsaId);
+      result = await enqueueCampaign(
+        { redis: ctx.redis, keys: ctx.keys, keyring, queue: ctx.deliver, jobPolicy: ctx.config.jobPolicy },
+        { campaign, parsed, ...flags },
+      );
+    } catch (err) {
+      if (err instanceof UnitError || err instanceof EnqueueError)
+        await recordEnqueue(ctx.audit, actor, campaign, refusedDetails(err, flags));
+      throw err;
+    }
+    await recordEnqueue(ctx.audit, actor, campaign, enqueueDetails(result, flags));
     if (values.json) printJson(result);
     else printHuman(result, values.paused);
     return result.status === 'rejected' ? exitCodes.failed : exitCodes.ok;

@@ -1,21 +1,24 @@
 /**
  * The follow-up report for the orderer and the case handler.
  *
- *   npm run report -- --campaign ID [--out DIR] [--format html,md,json,csv]
+ *   npm run report -- --campaign ID [--out DIR] [--format html,md,json,csv] [--by NAME]
  *
  * Writes into DIR (default ./out/<ID>/). The CSV files hold personnummer and
- * are written owner-only (0600); the summaries hold none.
+ * are written owner-only (0600); the summaries hold none. The report shows the
+ * campaign's audit log; writing it (an export of personal data when csv is
+ * asked for) is itself recorded there, by --by or the OS user.
  */
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { loadKeyring } from '../src/config/env.js';
 import { listDeadLetters } from '../src/queue/control.js';
 import { collectReport, recipientRows } from '../src/report/collect.js';
 import { createPrometheusSeries } from '../src/report/prometheus.js';
 import { type ReportFormat, reportFormats, writeReport } from '../src/report/write-report.js';
+import { actorArg } from './lib/audit.js';
 import { campaignIdArg, exitCodes, parseCliArgs, runCli, UsageError } from './lib/cli.js';
 import { openContext } from './lib/context.js';
 
-const usage = 'usage: npm run report -- --campaign ID [--out DIR] [--format html,md,json,csv]';
+const usage = 'usage: npm run report -- --campaign ID [--out DIR] [--format html,md,json,csv] [--by NAME]';
 
 await runCli('report', async () => {
   const { values } = parseCliArgs({
@@ -23,6 +26,7 @@ await runCli('report', async () => {
       campaign: { type: 'string' },
       out: { type: 'string' },
       format: { type: 'string', default: reportFormats.join(',') },
+      by: { type: 'string' },
     },
   });
   if (!values.campaign) throw new UsageError(`--campaign is required\n${usage}`);
@@ -31,9 +35,12 @@ await runCli('report', async () => {
   const bad = formats.filter((f) => !(reportFormats as readonly string[]).includes(f));
   if (bad.length > 0)
     throw new UsageError(`unknown format ${bad.join(', ')}; choose from ${reportFormats.join(', ')}`);
+  const actor = actorArg(values.by);
   const keyring = formats.includes('csv') ? loadKeyring(process.env) : undefined;
   const ctx = await openContext(process.env);
   try {
+    // An export that cannot be recorded is not made.
+    await ctx.audit.assertWritable();
     const deps = { ...ctx, jobPolicy: ctx.config.jobPolicy };
     const prometheusUrl = process.env.PROMETHEUS_URL;
     const data = await collectReport(
@@ -54,6 +61,21 @@ await runCli('report', async () => {
     );
     if (data.complete)
       await ctx.redis.hset(ctx.keys.campaign(id), 'reportWrittenAt', new Date().toISOString());
+    const personal = result.rows
+      ? result.files.map((f) => basename(f)).filter((f) => f.endsWith('.csv'))
+      : [];
+    await ctx.audit.record({
+      actor,
+      action: 'report',
+      campaignId: id,
+      details: {
+        dir,
+        files: result.files.map((f) => basename(f)),
+        personalData: personal.length > 0,
+        ...(personal.length > 0 ? { personalDataFiles: personal, rows: result.rows } : {}),
+        complete: data.complete,
+      },
+    });
     const o = data.outcomes;
     process.stdout.write(
       `${data.complete ? 'Report' : 'Interim report (the campaign is still running)'} for ${id} in ${dir}\n` +

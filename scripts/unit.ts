@@ -1,20 +1,28 @@
 /**
- *   npm run unit -- activate <HSA-id> --name "<unit name>"
- *   npm run unit -- deactivate <HSA-id>
+ *   npm run unit -- activate <HSA-id> --name "<unit name>" [--by NAME]
+ *   npm run unit -- deactivate <HSA-id> [--by NAME]
  *   npm run unit -- list [--json]
+ *
+ * activate and deactivate are recorded in the audit log (campaign '': a unit
+ * belongs to no one campaign), by --by or the OS user.
  */
 import { hsaIdSchema } from '../src/campaign/schema.js';
 import { activateUnit, deactivateUnit, listUnits } from '../src/queue/units.js';
+import { actorArg } from './lib/audit.js';
 import { exitCodes, parseCliArgs, runCli, UsageError } from './lib/cli.js';
 import { openRedis } from './lib/context.js';
 
 const usage =
-  'usage: npm run unit -- activate <HSA-id> --name "<name>" | deactivate <HSA-id> | list [--json]';
+  'usage: npm run unit -- activate <HSA-id> --name "<name>" [--by NAME] | deactivate <HSA-id> [--by NAME] | list [--json]';
 
 await runCli('unit', async () => {
   const { values, positionals } = parseCliArgs({
     allowPositionals: true,
-    options: { name: { type: 'string' }, json: { type: 'boolean', default: false } },
+    options: {
+      name: { type: 'string' },
+      by: { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
   });
   const [command, hsaId] = positionals;
   if (!command || !['activate', 'deactivate', 'list'].includes(command)) throw new UsageError(usage);
@@ -24,17 +32,22 @@ await runCli('unit', async () => {
     if (!check.success) throw new UsageError(`${hsaId}: ${check.error.issues[0]?.message}`);
   }
   if (command === 'activate' && !values.name) throw new UsageError(`activate needs --name\n${usage}`);
-  const { redis, keys, close } = await openRedis(process.env);
+  const actor = command === 'list' ? '' : actorArg(values.by);
+  const { redis, keys, audit, close } = await openRedis(process.env);
   try {
     if (command === 'activate') {
+      await audit.assertWritable();
       await activateUnit(redis, keys, {
         hsaId: hsaId!,
         name: values.name!,
         activatedAt: new Date().toISOString(),
       });
+      await audit.record({ actor, action: 'unit.activate', details: { hsaId, name: values.name } });
       process.stdout.write(`unit ${hsaId} (${values.name}) is active\n`);
     } else if (command === 'deactivate') {
+      await audit.assertWritable();
       const removed = await deactivateUnit(redis, keys, hsaId!);
+      await audit.record({ actor, action: 'unit.deactivate', details: { hsaId, wasActive: removed } });
       process.stdout.write(
         removed ? `unit ${hsaId} is no longer active\n` : `unit ${hsaId} was not active\n`,
       );

@@ -1,5 +1,6 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { AuditLog } from '../../src/audit/audit-log.js';
 import { type ClientConfig, loadClientConfig } from '../../src/config/client.js';
 import {
   createDeliverQueue,
@@ -8,11 +9,14 @@ import {
 } from '../../src/queue/deliver-queue.js';
 import { createKeys, type Keys, queueNames } from '../../src/queue/keys.js';
 import { connectOrExplain, createRedis } from '../../src/queue/redis.js';
+import { cliAuditLog, cliAuditLogger } from './audit.js';
 
 export interface CliRedis {
   config: ClientConfig;
   redis: Redis;
   keys: Keys;
+  /** The audit log on this connection (each entry also to AUDIT_LOG_FILE when set). */
+  audit: AuditLog;
   close(): Promise<void>;
 }
 
@@ -29,6 +33,9 @@ export interface CliContext extends CliRedis {
  */
 export async function openRedis(env: NodeJS.ProcessEnv): Promise<CliRedis> {
   const config = loadClientConfig(env);
+  // A bad AUDIT_LOG_FILE is a setting (exit 2) found before connecting.
+  const auditLogger = cliAuditLogger(env);
+  const keys = createKeys(config.prefix);
   const redis = createRedis(config.redis, 'client');
   try {
     await connectOrExplain(redis, config.redis);
@@ -39,7 +46,8 @@ export async function openRedis(env: NodeJS.ProcessEnv): Promise<CliRedis> {
   return {
     config,
     redis,
-    keys: createKeys(config.prefix),
+    keys,
+    audit: cliAuditLog(redis, keys, auditLogger),
     async close() {
       redis.disconnect();
     },

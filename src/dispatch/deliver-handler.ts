@@ -2,6 +2,7 @@ import { DelayedError, type Job, type Queue, WaitingError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import pRetry, { AbortError } from 'p-retry';
 import type { Logger } from 'pino';
+import type { SystemAuditInput } from '../audit/audit-log.js';
 import { type CampaignSender, DeliveryError, type InboxClient } from '../delivery/types.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { CampaignStore } from '../queue/campaign-store.js';
@@ -51,6 +52,8 @@ export interface DispatchDeps {
   deadLetters: Queue<DeadLetterData>;
   metrics: Metrics;
   logger: Logger;
+  /** Records the service's own actions (an automatic pause) in the audit log; must not throw. Default none. */
+  audit?: (input: SystemAuditInput) => Promise<void>;
   /** Aborted when the worker shuts down: no new call starts after that. */
   shutdown: AbortSignal;
   now?: () => number;
@@ -145,6 +148,7 @@ export function createDeliverHandler(deps: DispatchDeps, options: DispatchOption
     if (!(await deps.store.pauseIfActive(campaignId, reason, 'system'))) return;
     metrics.autoPauses.inc({ campaign: campaignId, reason: kind });
     logger.error({ campaign: campaignId, reason, kind }, 'campaign paused by the service');
+    await deps.audit?.({ action: 'auto-pause', campaignId, details: { reason, kind } });
   }
 
   /** Why this job must stop taking recipients now, if it must. */

@@ -1,7 +1,9 @@
 import { setMaxListeners } from 'node:events';
+import { hostname } from 'node:os';
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { type AuditLog, createAuditLog, type SystemAuditInput } from '../audit/audit-log.js';
 import type { WorkerConfig } from '../config/worker.js';
 import { resolveContract } from '../delivery/contract.js';
 import { createInboxClient } from '../delivery/inbox-client.js';
@@ -25,6 +27,15 @@ import { createDeliverHandler, type JobSummary } from './deliver-handler.js';
 import { warmUpCallPath } from './warm-up.js';
 
 /**
+ * The audit entries' log lines are written at info even when LOG_LEVEL is
+ * warn or above (they are the audit log's second copy); `silent` stays silent.
+ */
+function auditLogger(logger: Logger): Logger {
+  if (logger.level === 'silent' || logger.isLevelEnabled('info')) return logger;
+  return logger.child({}, { level: 'info' });
+}
+
+/**
  * One delivery worker process's parts, wired once: Redis connections, the
  * BullMQ worker, the inbox client, the limiter, metrics and their HTTP server.
  * A class because it has a start/stop lifecycle.
@@ -44,6 +55,9 @@ export class DeliveryWorker {
   private stopping: Promise<void> | undefined;
   private retentionTimer: NodeJS.Timeout | undefined;
   private readonly sweepRetention: () => Promise<void>;
+  private readonly audit: AuditLog;
+  /** Who this worker is in the audit log. */
+  readonly auditActor = `system:${hostname()}:${process.pid}`;
   metricsPort = 0;
 
   constructor(
@@ -73,6 +87,16 @@ export class DeliveryWorker {
     this.data.on('ready', () => this.outage.ready());
     const keys = createKeys(client.prefix);
     this.keys = keys;
+    this.audit = createAuditLog({ redis: this.data, keys, logger: auditLogger(logger) });
+    const recordAudit = (input: SystemAuditInput) =>
+      this.audit.record({ ...input, actor: this.auditActor }).then(
+        () => {},
+        (err: Error) =>
+          logger.warn(
+            { err: err.message, action: input.action, campaign: input.campaignId },
+            'audit entry not stored in Redis (its log line above holds it)',
+          ),
+      );
     const store = createCampaignStore(this.data, keys);
     const ledger = createLedger(this.data, keys);
     const deliverQueue = createDeliverQueue(this.queues, keys);
@@ -130,6 +154,7 @@ export class DeliveryWorker {
         deadLetters,
         metrics: this.metrics,
         logger,
+        audit: recordAudit,
         shutdown: this.shutdown.signal,
         ...(clock.now ? { now: clock.now } : {}),
       },
@@ -151,12 +176,24 @@ export class DeliveryWorker {
       // One worker an hour does the sweep.
       const got = await this.data.set(`${keys.prefix}:retention-lock`, String(process.pid), 'EX', 3600, 'NX');
       if (got !== 'OK') return;
-      const purged = await purgeExpired(
+      await purgeExpired(
         { redis: this.data, keys, deliver: deliverQueue, deadLetters, jobPolicy: config.client.jobPolicy },
         config.retentionDays,
+        Date.now(),
+        async (p) => {
+          logger.info({ campaign: p.campaignId, keys: p.keysDeleted }, 'retention: campaign purged');
+          await recordAudit({
+            action: 'retention-purge',
+            campaignId: p.campaignId,
+            details: {
+              retentionDays: config.retentionDays,
+              keysDeleted: p.keysDeleted,
+              jobsRemoved: p.jobsRemoved,
+              deadLettersRemoved: p.deadLettersRemoved,
+            },
+          });
+        },
       );
-      for (const p of purged)
-        logger.info({ campaign: p.campaignId, keys: p.keysDeleted }, 'retention: campaign purged');
     };
     this.worker.on('error', (err) => {
       if (!this.outage.error(err)) logger.error({ err: err.message }, 'worker error');
@@ -232,6 +269,7 @@ export class DeliveryWorker {
     await connectOrExplain(this.data, target);
     try {
       await assertWorkerUser(this.data, this.keys);
+      await this.audit.assertWritable();
     } catch (err) {
       throw isRedisClientFailure(err) ? explainRedisError(err, target.url) : err;
     }

@@ -10,9 +10,19 @@ const caseHandlerCommands =
   '+watch +unwatch +ping +echo +hello +auth +quit +reset +time +info +client|setname +client|getname +client|id';
 
 /**
+ * The ACL selector on the audit log (one argument, as ACL SETUSER takes it):
+ * append only, or append and read. No DEL, UNLINK, XTRIM, XDEL or RENAME.
+ */
+export function auditSelector(keys: Keys, use: 'append' | 'append-read'): string {
+  const read = use === 'append-read' ? ' +xrange +xrevrange +xlen' : '';
+  return `(~${keys.auditLog()} resetchannels -@all +xadd${read})`;
+}
+
+/**
  * A Redis ACL user for one campaign's case handler: it reads and writes only
  * that campaign's keys and adds jobs to the deliver queue; it reads the active
- * units; it cannot read another campaign's chunks, ledger or problems. (The
+ * units; it appends to the audit log and reads it (its report shows the
+ * campaign's entries); it cannot read another campaign's chunks, ledger or problems. (The
  * deliver queue's own keys are shared by every campaign: a BullMQ limit.)
  * Returns the `ACL SETUSER` arguments with the SHA-256 of a fresh password.
  * @throws TypeError when `campaignId` is not a campaign id (a glob or a space would widen the rule)
@@ -41,6 +51,7 @@ export function caseHandlerAcl(
     `~${keys.prefix}:dead-letter:`,
     'resetchannels',
     ...caseHandlerCommands.split(' '),
+    auditSelector(keys, 'append-read'),
   ];
   return { user, password, rule };
 }

@@ -23,6 +23,13 @@ export interface Keys {
   events(id: string): string;
   rate(scope: string): string;
   units(): string;
+  /**
+   * The audit log stream: `<prefix>-audit:log`, deliberately OUTSIDE `<prefix>:*`,
+   * so the ACL users' root permissions (which match `utskick:*`) never cover it
+   * and a selector can grant writers XADD on it and nothing else (config/redis-users.acl).
+   * Purge never touches it.
+   */
+  auditLog(): string;
   /** BullMQ's lock key for a job (its layout: prefix:queue:jobId:lock). */
   jobLock(queue: string, jobId: string): string;
 }
@@ -46,6 +53,7 @@ export function createKeys(prefix = 'utskick'): Keys {
     events: (id) => `${c(id)}:events`,
     rate: (scope) => `${prefix}:rate:${scope}`,
     units: () => `${prefix}:units`,
+    auditLog: () => `${prefix}-audit:log`,
     jobLock: (queue, jobId) => `${prefix}:${queue}:${jobId}:lock`,
   };
 }

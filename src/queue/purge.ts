@@ -98,12 +98,14 @@ export async function purgeCampaign(
 
 /**
  * Purges campaigns that finished (no recipient pending, or cancelled) and saw
- * no activity for `retentionDays`.
+ * no activity for `retentionDays`. `onPurged` hears of each one as soon as it
+ * is purged (the audit entry), so a failure later in the sweep loses none.
  */
 export async function purgeExpired(
   deps: ControlDeps,
   retentionDays: number,
   nowMs = Date.now(),
+  onPurged: (result: PurgeResult) => Promise<void> = async () => {},
 ): Promise<PurgeResult[]> {
   const store = createCampaignStore(deps.redis, deps.keys);
   const out: PurgeResult[] = [];
@@ -121,7 +123,9 @@ export async function purgeExpired(
     const counts = await createLedger(deps.redis, deps.keys).counts(id);
     const done = finalOutcomes.reduce((n, o) => n + counts[o], 0);
     if (done < c.recipients.valid && c.state !== 'cancelled') continue;
-    out.push(await purgeCampaign(deps, id, { force: true, by: 'retention', nowMs }));
+    const result = await purgeCampaign(deps, id, { force: true, by: 'retention', nowMs });
+    out.push(result);
+    await onPurged(result);
   }
   return out;
 }

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { createAuditLog } from '../audit/audit-log.js';
 import { residentMessage } from '../campaign/message.js';
 import { createCampaignStore } from '../queue/campaign-store.js';
 import { iterateChunks } from '../queue/chunks.js';
@@ -67,10 +68,11 @@ export async function collectReport(deps: CollectDeps, campaignId: string): Prom
   const stored = await store.get(campaignId);
   if (!stored)
     throw new ReportError(`no campaign with id ${campaignId} in Redis (check the id, or it was purged)`);
-  const [files, problems, chunks] = await Promise.all([
+  const [files, problems, chunks, auditLog] = await Promise.all([
     store.files(campaignId),
     store.problems(campaignId),
     store.chunks(campaignId),
+    createAuditLog({ redis, keys }).read({ campaignId }),
   ]);
 
   const counts = zero();
@@ -207,6 +209,7 @@ export async function collectReport(deps: CollectDeps, campaignId: string): Prom
     ...(latency ? { latency } : {}),
     problems,
     open,
+    auditLog,
   };
 }
 

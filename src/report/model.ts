@@ -1,3 +1,4 @@
+import type { AuditEntry } from '../audit/audit-log.js';
 import type { ResidentMessage } from '../campaign/message.js';
 import type { FinalOutcome } from '../queue/ledger.js';
 import type { ProblemCode } from '../recipients/personnummer.js';
@@ -69,6 +70,8 @@ export interface ReportData {
   problems: { file: string; line: number; code: ProblemCode; value: string }[];
   /** Plain sentences on what is still open (pending recipients, dead letters, uncertain ones). */
   open: string[];
+  /** The campaign's audit entries in time order (who approved, enqueued, paused, exported…): "Händelselogg". */
+  auditLog: AuditEntry[];
 }
 
 export interface ReasonCount {

@@ -1,6 +1,7 @@
 import { previewOf } from '../campaign/message.js';
 import { messageCardCss, renderHtmlCard } from '../campaign/message-body.js';
 import type { FinalOutcome } from '../queue/ledger.js';
+import { auditActionLabel, auditDetailsSummary } from './audit-sv.js';
 import { escapeXml as esc, formatSeconds, renderOutcomeBar, renderTimelineChart } from './chart-svg.js';
 import {
   aboutFacts,
@@ -50,6 +51,7 @@ export function renderHtml(data: ReportData): string {
     factsSection('Tider och takt', 'tider', timingFacts(data)),
     filesSection(data),
     problemsSection(data),
+    auditSection(data),
     openSection(data),
     `<footer><p>${esc(privacyNote)}</p></footer>`,
   ].join('\n');
@@ -288,6 +290,30 @@ ${rows}
 </tbody>
 </table>
 ${more}
+</section>`;
+}
+
+/** "Händelselogg": who did what with the campaign, and when (the audit log). */
+function auditSection(data: ReportData): string {
+  if (data.auditLog.length === 0) {
+    return '<section id="handelselogg"><h2>Händelselogg</h2><p>Inga händelser är loggade för utskicket.</p></section>';
+  }
+  const rows = data.auditLog
+    .map(
+      (e) =>
+        `<tr data-audit-action="${esc(e.action)}"><td>${esc(formatDateTime(e.at))}</td><td>${esc(e.actor)}</td><td>${esc(auditActionLabel(e.action))} <span class="key">${esc(e.action)}</span></td><td>${esc(maskDigitRuns(auditDetailsSummary(e)))}</td></tr>`,
+    )
+    .join('\n');
+  return `<section id="handelselogg">
+<h2>Händelselogg</h2>
+<p>Vem som gjorde vad med utskicket och när. Loggen sparas även när personuppgifterna har rensats.</p>
+<table class="data audit">
+<caption>Händelser (svensk tid)</caption>
+<thead><tr><th scope="col">Tid</th><th scope="col">Vem</th><th scope="col">Händelse</th><th scope="col">Detaljer</th></tr></thead>
+<tbody>
+${rows}
+</tbody>
+</table>
 </section>`;
 }
 

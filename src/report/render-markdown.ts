@@ -1,5 +1,6 @@
 import { previewOf } from '../campaign/message.js';
 import { renderPlainText } from '../campaign/message-body.js';
+import { auditActionLabel, auditDetailsSummary } from './audit-sv.js';
 import {
   aboutFacts,
   type Fact,
@@ -47,6 +48,30 @@ function factLines(facts: Fact[]): string[] {
 
 function row(cells: string[]): string {
   return `| ${cells.join(' | ')} |`;
+}
+
+/** "Händelselogg": who did what with the campaign, and when (the audit log). */
+function auditLines(data: ReportData): string[] {
+  const out = ['## Händelselogg', ''];
+  if (data.auditLog.length === 0) return [...out, 'Inga händelser är loggade för utskicket.', ''];
+  out.push(
+    'Vem som gjorde vad med utskicket och när (svensk tid). Loggen sparas även när personuppgifterna har rensats.',
+    '',
+    row(['Tid', 'Vem', 'Händelse', 'Detaljer']),
+    row(['---', '---', '---', '---']),
+  );
+  for (const e of data.auditLog) {
+    out.push(
+      row([
+        formatDateTime(e.at),
+        mdText(e.actor),
+        `${mdText(auditActionLabel(e.action))} ${mdCode(e.action, true)}`,
+        mdText(maskDigitRuns(auditDetailsSummary(e))),
+      ]),
+    );
+  }
+  out.push('');
+  return out;
 }
 
 /** The follow-up report as Markdown, in Swedish: the same figures as the HTML page. */
@@ -158,6 +183,8 @@ export function renderMarkdown(data: ReportData): string {
     }
     out.push('');
   }
+
+  out.push(...auditLines(data));
 
   out.push('## Öppet', '');
   if (data.open.length === 0) out.push('Inget är öppet.');

@@ -66,6 +66,62 @@ export function makeTimeline(
 
 const sha = (text: string) => createHash('sha256').update(text).digest('hex');
 
+/** The audit entries of the fixture campaign: approved, enqueued, paused and resumed, (finished:) reported. */
+export function fixtureAuditLog(complete = true): ReportData['auditLog'] {
+  const campaignId = 'influensa-2026-vc-gottsunda';
+  const at = (sec: number) => new Date((fixtureStartSec + sec) * 1000).toISOString();
+  return [
+    {
+      at: at(-400),
+      actor: 'Karin Berg',
+      action: 'approve',
+      campaignId,
+      details: { contentSha256: sha('fixture message body'), approvedAt: '2026-02-27T14:12:00+01:00' },
+    },
+    {
+      at: at(-400),
+      actor: 'Erik Holm',
+      action: 'enqueue',
+      campaignId,
+      details: {
+        status: 'enqueued',
+        dryRun: false,
+        paused: false,
+        skipInvalid: true,
+        recipients: { total: 1012, valid: 1000, invalid: 8, duplicates: 4 },
+        jobs: 5,
+        fileCount: 2,
+        files: [
+          { name: 'lista-vc-gottsunda.csv', sha256: sha('file one') },
+          { name: 'lista-vc-sävja.txt', sha256: sha('file two') },
+        ],
+      },
+    },
+    {
+      at: at(290),
+      actor: 'Drift Olsson',
+      action: 'pause',
+      campaignId,
+      details: { reason: 'kontroll av svarstexter', previous: 'active' },
+    },
+    { at: at(320), actor: 'Drift Olsson', action: 'resume', campaignId, details: { promoted: 2 } },
+    ...(complete
+      ? [
+          {
+            at: at(700),
+            actor: 'Erik Holm',
+            action: 'report' as const,
+            campaignId,
+            details: {
+              files: ['report.json', 'report.md', 'report.html', 'recipients.csv'],
+              personalData: true,
+            },
+          },
+        ]
+      : []),
+  ];
+}
+
 type Overrides = Partial<Omit<ReportData, 'campaign'>> & { campaign?: Partial<ReportData['campaign']> };
 
 /**
@@ -208,6 +264,7 @@ export function makeReportData(overrides: Overrides = {}): ReportData {
           `${outcomes.unreachable} mottagare ska få brev.`,
         ]
       : [`${outcomes.pending} mottagare väntar på att skickas.`],
+    auditLog: fixtureAuditLog(complete),
   };
   const { campaign: _campaign, ...rest } = overrides;
   return { ...base, ...rest };

@@ -16,7 +16,12 @@ import { freePort } from '../helpers/global-setup.js';
 import { requireBinary } from '../helpers/prometheus.js';
 
 const root = resolve(import.meta.dirname, '../..');
-export const aclUsers = ['utskick-worker', 'utskick-enqueue', 'utskick-ops'] as const;
+export const aclUsers = [
+  'utskick-worker',
+  'utskick-enqueue',
+  'utskick-ops',
+  'utskick-audit-retention',
+] as const;
 export type AclUser = (typeof aclUsers)[number];
 const ADMIN = 'utskick-test-admin';
 

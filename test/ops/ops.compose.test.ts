@@ -30,6 +30,7 @@ const secretFiles = [
   'redis_worker_password',
   'redis_enqueue_password',
   'redis_ops_password',
+  'redis_audit_retention_password',
   'inbox_tls_cert.pem',
   'inbox_tls_key.pem',
   'inbox_tls_ca.pem',
@@ -51,7 +52,8 @@ function literalSecrets(compose: Compose): string[] {
       if (/^rediss?:\/\/[^/@]*:[^/@]+@/.test(value)) found.push(`${where}: password in URL`);
       if (/BEGIN [A-Z ]*(PRIVATE KEY|CERTIFICATE)/.test(value)) found.push(`${where}: PEM in value`);
       if (/^[A-Za-z0-9+/]{40,}={0,2}$/.test(value)) found.push(`${where}: key-like value`);
-      if (key.endsWith('_FILE')) {
+      // AUDIT_LOG_FILE is where audit lines go (an output), not a secret read in.
+      if (key.endsWith('_FILE') && key !== 'AUDIT_LOG_FILE') {
         const m = /^\/run\/secrets\/([\w.-]+)$/.exec(value);
         if (!m) found.push(`${where}: not a /run/secrets path`);
         else if (!secretNames(s).includes(m[1]!)) found.push(`${where}: secret ${m[1]} not mounted`);
@@ -87,7 +89,7 @@ describeWithTools('docker-compose.yml', [tools.dockerCompose], () => {
 
   it('docker-compose config accepts it, and refuses a broken copy', () => {
     expect(Object.keys(compose.services).sort()).toEqual(
-      ['cli', 'ops', 'prometheus', 'redis', 'simulator', 'worker-1', 'worker-2'].sort(),
+      ['audit-retention', 'cli', 'ops', 'prometheus', 'redis', 'simulator', 'worker-1', 'worker-2'].sort(),
     );
     const broken = readFileSync(join(root, 'docker-compose.yml'), 'utf8').replace(
       'condition: service_healthy',

@@ -13,7 +13,7 @@ import { freePort } from '../helpers/global-setup.js';
 import { requireBinary } from '../helpers/prometheus.js';
 
 const root = resolve(import.meta.dirname, '../..');
-const users = ['utskick-worker', 'utskick-enqueue', 'utskick-ops'] as const;
+const users = ['utskick-worker', 'utskick-enqueue', 'utskick-ops', 'utskick-audit-retention'] as const;
 type User = (typeof users)[number];
 
 const aclTemplate = readFileSync(join(root, 'config/redis-users.acl'), 'utf8');

@@ -12,6 +12,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAuditLog } from '../../src/audit/audit-log.js';
 import type { DeadLetterView } from '../../src/queue/control.js';
 import { createKeys } from '../../src/queue/keys.js';
 import { createLedger } from '../../src/queue/ledger.js';
@@ -182,6 +183,30 @@ describe('Redis users and the commands of their roles', { timeout: 300_000 }, ()
     noRefusals(sweeping);
     expect((await sweeping.stop('SIGTERM')).code).toBe(0);
     expect(await isUnitActive(acl.admin, keys, testUnit.hsaId)).toBe(true);
+
+    // Each role recorded what it did in the audit log (append only); the refused attempts recorded nothing.
+    const audit = createAuditLog({ redis: acl.admin, keys });
+    const actions = async (id: string) => (await audit.read({ campaignId: id })).map((e) => e.action);
+    expect(await actions(a.id)).toEqual([
+      'approve',
+      'enqueue',
+      'test-send',
+      'resume',
+      'dlq.redrive',
+      'report',
+      'purge',
+    ]);
+    expect(await actions(b.id)).toEqual([
+      'approve',
+      'enqueue',
+      'pause',
+      'resume',
+      'dlq.discard',
+      'cancel',
+      'retention-purge',
+    ]);
+    expect((await audit.read({ campaignId: '' })).map((e) => e.action)).toEqual(['unit.activate']);
+    expect((await audit.read({ campaignId: b.id })).at(-1)?.actor).toMatch(/^system:/);
   });
 
   it('no role may administer the server, and each is confined to its keys', async () => {

@@ -275,6 +275,62 @@ describe('renderHtml', () => {
   });
 });
 
+describe('Händelselogg (the audit log)', () => {
+  it('lists the entries in Markdown: Swedish local time, who, the action in words and as key, short details', () => {
+    const md = renderMarkdown(makeReportData());
+    expect(md.indexOf('## Händelselogg')).toBeGreaterThan(md.indexOf('## Problem i mottagarfiler'));
+    expect(md.indexOf('## Händelselogg')).toBeLessThan(md.indexOf('## Öppet'));
+    expect(md).toContain('| 2026-03-02 08:53:20 | Karin Berg | Meddelandet godkänt `approve` | innehåll ');
+    expect(md).toContain(
+      '| 2026-03-02 08:53:20 | Erik Holm | Mottagare inlästa `enqueue` | köat; 1\u00a0000 giltiga, 8 ogiltiga, 4 dubbletter; 5 jobb i 2 filer |',
+    );
+    expect(md).toContain(
+      '| 2026-03-02 09:04:50 | Drift Olsson | Pausat `pause` | orsak: kontroll av svarstexter |',
+    );
+    expect(md).toContain(
+      '| 2026-03-02 09:05:20 | Drift Olsson | Återupptaget `resume` | 2 väntande jobb släppta |',
+    );
+    expect(md).toContain(
+      '| 2026-03-02 09:11:40 | Erik Holm | Rapport skapad `report` | report.json, report.md, report.html, recipients.csv; med personnummer (csv) |',
+    );
+  });
+
+  it('shows the same rows in HTML, escaped, with digit runs masked should one arrive unmasked', () => {
+    const pnr = syntheticPnr(8080);
+    const data = makeReportData();
+    data.auditLog.push({
+      at: '2026-03-02T09:20:00Z',
+      actor: hostile,
+      action: 'cancel',
+      campaignId: data.campaignId,
+      details: { reason: `fel mottagare ${pnr}`, cancelled: 3 },
+    });
+    const html = renderHtml(data);
+    expect(html).toContain('<h2>Händelselogg</h2>');
+    expect(html.match(/data-audit-action="([a-z.-]+)"/g)).toEqual([
+      'data-audit-action="approve"',
+      'data-audit-action="enqueue"',
+      'data-audit-action="pause"',
+      'data-audit-action="resume"',
+      'data-audit-action="report"',
+      'data-audit-action="cancel"',
+    ]);
+    expect(html).toContain('<td>2026-03-02 10:20:00</td><td>&lt;script&gt;');
+    expect(html).toContain('Avbrutet <span class="key">cancel</span>');
+    expect(html).not.toMatch(/<script|<img/i);
+    expect(html).not.toContain(pnr.slice(2));
+    expect(renderMarkdown(data)).not.toContain(pnr.slice(2));
+    // JSON carries the entries as they are (the collector's entries are guarded when recorded).
+    expect((JSON.parse(renderJson(makeReportData())) as ReportData).auditLog).toHaveLength(5);
+  });
+
+  it('says so when nothing is logged', () => {
+    const data = makeReportData({ auditLog: [] });
+    expect(renderHtml(data)).toContain('<p>Inga händelser är loggade för utskicket.</p>');
+    expect(renderMarkdown(data)).toContain('## Händelselogg\n\nInga händelser är loggade för utskicket.');
+  });
+});
+
 describe('Swedish local time', () => {
   it('formats row times like the report does, across both daylight-saving changes', () => {
     const fast = createLocalTimeFormatter();
