@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type CheckInput, checkScenario } from '../../scripts/lib/chaos-checks.js';
-import type { ReceivedEntry } from '../../scripts/lib/chaos-harness.js';
-import type { ChaosSummary } from '../../scripts/lib/chaos-table.js';
+import { type CheckInput, checkScenario } from '../../bench/chaos/checks.js';
+import type { ReceivedEntry } from '../../bench/chaos/harness.js';
+import type { ChaosSummary } from '../../bench/chaos/table.js';
 import type { SlotState } from '../../src/queue/ledger.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -112,7 +112,7 @@ describe('npm run chaos -- --short (real workers, a private Redis, the simulator
     // Its own process group, so a timeout can take down the harness with every child it started.
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', join(root, 'scripts', 'chaos.ts'), '--short', '--json', json],
+      ['--import', 'tsx', join(root, 'bench', 'chaos.ts'), '--short', '--json', json],
       {
         cwd: root,
         env: { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: process.env.TMPDIR },

@@ -1,9 +1,11 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import forge from 'node-forge';
 import { Agent, request } from 'undici';
 import type { LiveOptions, SimulatorOptions } from '../../src/simulator/options.js';
 import { createSimulator, type Simulator } from '../../src/simulator/simulator.js';
@@ -134,54 +136,46 @@ export interface TestPki {
   remove(): void;
 }
 
-/** A throwaway CA, a server certificate for 127.0.0.1 and client certificates, made with openssl. */
+/**
+ * A throwaway CA, a server certificate for 127.0.0.1 and client certificates:
+ * RSA keys from node's crypto, certificates built and signed with node-forge
+ * (no openssl binary needed).
+ */
 export function makeTestPki(): TestPki {
   const dir = mkdtempSync(join(tmpdir(), 'utskick-pki-'));
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  const key = (name: string) => openssl('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', name);
-  const ca = (name: string) => {
-    key(`${name}.key`);
-    openssl(
-      'req',
-      '-x509',
-      '-new',
-      '-key',
-      `${name}.key`,
-      '-out',
-      `${name}.crt`,
-      '-days',
-      '2',
-      '-subj',
-      `/CN=${name}`,
-    );
+  const issued = new Map<string, { cert: forge.pki.Certificate; key: string }>();
+  const make = (name: string, issuer: string | undefined, extensions: object[]) => {
+    const { publicKey, privateKey } = generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
+    });
+    const cert = forge.pki.createCertificate();
+    cert.publicKey = forge.pki.publicKeyFromPem(publicKey);
+    cert.serialNumber = `01${randomBytes(8).toString('hex')}`;
+    cert.validity.notBefore = new Date(Date.now() - 60_000);
+    cert.validity.notAfter = new Date(Date.now() + 2 * 86_400_000);
+    cert.setSubject([{ name: 'commonName', value: name }]);
+    const signer = issuer === undefined ? undefined : issued.get(issuer)!;
+    cert.setIssuer(signer ? signer.cert.subject.attributes : [{ name: 'commonName', value: name }]);
+    cert.setExtensions(extensions);
+    cert.sign(forge.pki.privateKeyFromPem(signer ? signer.key : privateKey), forge.md.sha256.create());
+    issued.set(name, { cert, key: privateKey });
+    writeFileSync(join(dir, `${name}.crt`), forge.pki.certificateToPem(cert));
+    writeFileSync(join(dir, `${name}.key`), privateKey, { mode: 0o600 });
   };
-  const issue = (name: string, issuer: string, ext: string) => {
-    key(`${name}.key`);
-    openssl('req', '-new', '-key', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
-    writeFileSync(join(dir, `${name}.ext`), ext);
-    openssl(
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      `${issuer}.crt`,
-      '-CAkey',
-      `${issuer}.key`,
-      '-CAcreateserial',
-      '-out',
-      `${name}.crt`,
-      '-days',
-      '2',
-      '-extfile',
-      `${name}.ext`,
-    );
-  };
-  ca('test-ca');
-  ca('stranger-ca');
-  issue('server', 'test-ca', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-  issue('client', 'test-ca', 'extendedKeyUsage=clientAuth\n');
-  issue('stranger', 'stranger-ca', 'extendedKeyUsage=clientAuth\n');
+  const caExtensions = [
+    { name: 'basicConstraints', cA: true, critical: true },
+    { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
+  ];
+  make('test-ca', undefined, caExtensions);
+  make('stranger-ca', undefined, caExtensions);
+  make('server', 'test-ca', [
+    { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] },
+    { name: 'extKeyUsage', serverAuth: true },
+  ]);
+  make('client', 'test-ca', [{ name: 'extKeyUsage', clientAuth: true }]);
+  make('stranger', 'stranger-ca', [{ name: 'extKeyUsage', clientAuth: true }]);
   const read = (f: string) => readFileSync(join(dir, f), 'utf8');
   return {
     dir,

@@ -8,11 +8,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
+import { compiledEntry, root, spawnEntry, stopProcess, waitForLine } from '../../scripts/lib/processes.js';
 import type { SimulatorStats } from '../../src/simulator/store.js';
-import { type BenchContext, baseEnv } from './bench-context.js';
-import { benchLogicalAddress, benchSourceSystem } from './bench-fixtures.js';
-import { processCpuMs } from './bench-measure.js';
-import { compiledEntry, root, spawnEntry, stopProcess, waitForLine } from './processes.js';
+import { type BenchContext, baseEnv } from './context.js';
+import { benchLogicalAddress, benchSourceSystem } from './fixtures.js';
+import { processCpuMs } from './measure.js';
 
 export interface SimulatorProcess {
   url: string;

@@ -3,11 +3,11 @@
  * sharing the global limit keep a configured rate, read from the simulator's
  * per-second histogram of accepted calls.
  */
-import { type BenchContext, type CaseOutput, freshRedis } from './bench-context.js';
-import { benchCampaign, enqueueSynthetic } from './bench-fixtures.js';
-import { secondsOf, startSimulator, startWorkers } from './bench-fleet.js';
-import { sleep } from './bench-measure.js';
-import type { Metric } from './bench-report.js';
+import { type BenchContext, type CaseOutput, freshRedis } from './context.js';
+import { benchCampaign, enqueueSynthetic } from './fixtures.js';
+import { secondsOf, startSimulator, startWorkers } from './fleet.js';
+import { sleep } from './measure.js';
+import type { Metric } from './report.js';
 
 export interface RateRun {
   /** Accepted calls in each full second of the run. */
@@ -172,7 +172,7 @@ export async function rateCase(
           '(GET /__stats); the first second with a call and the second in progress are partial and dropped. The "from the 3rd full second" row ' +
           "leaves out the cold start as well (the workers' code not yet optimised; the limiter never catches up on a slot it could not use). " +
           'Windows are fixed unix seconds, ' +
-          'not sliding ones (scripts/bench-limiter.ts measures sliding windows of the limiter alone). Every second is in latest.json (details.ratePerSecond).',
+          'not sliding ones (bench/limiter.ts measures sliding windows of the limiter alone). Every second is in latest.json (details.ratePerSecond).',
       },
     ],
   };

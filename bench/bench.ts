@@ -21,16 +21,19 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { Redis } from 'ioredis';
+import { exitCodes, parseCliArgs, runCli, UsageError } from '../scripts/lib/cli.js';
+import { startPrivateRedis } from '../scripts/lib/private-redis.js';
+import { root } from '../scripts/lib/processes.js';
 import { MAX_PER_JOB } from '../src/recipients/plan.js';
-import type { BenchContext, CaseOutput } from './lib/bench-context.js';
+import type { BenchContext, CaseOutput } from './lib/context.js';
 import {
   connectionsPerWorker,
   type DispatchCaseResult,
   dispatchCase,
   inFlightPerWorker,
   profileDispatch,
-} from './lib/bench-dispatch.js';
-import { freshDataKey } from './lib/bench-fixtures.js';
+} from './lib/dispatch.js';
+import { freshDataKey } from './lib/fixtures.js';
 import {
   type IngestCaseResult,
   type IngestInputs,
@@ -40,15 +43,12 @@ import {
   profileIngest,
   tsxOverheadKiB,
   warmUp,
-} from './lib/bench-ingest.js';
-import { describeMachine, summarise } from './lib/bench-measure.js';
-import { type ProjectionInput, projection } from './lib/bench-projection.js';
-import { rateCase, rateCombinations } from './lib/bench-rate.js';
-import { type BenchResults, consoleTable, renderJson, renderMarkdown } from './lib/bench-report.js';
-import { type ScaleCaseResult, scaleCase } from './lib/bench-scale.js';
-import { exitCodes, parseCliArgs, runCli, UsageError } from './lib/cli.js';
-import { startPrivateRedis } from './lib/private-redis.js';
-import { root } from './lib/processes.js';
+} from './lib/ingest.js';
+import { describeMachine, summarise } from './lib/measure.js';
+import { type ProjectionInput, projection } from './lib/projection.js';
+import { rateCase, rateCombinations } from './lib/rate.js';
+import { type BenchResults, consoleTable, renderJson, renderMarkdown } from './lib/report.js';
+import { type ScaleCaseResult, scaleCase } from './lib/scale.js';
 
 const caseNames = ['ingest', 'dispatch', 'rate', 'scale'] as const;
 type CaseName = (typeof caseNames)[number];

@@ -1,5 +1,5 @@
-import type { ScenarioReport } from './chaos-run.js';
-import type { ChaosSettings } from './chaos-scenarios.js';
+import type { ScenarioReport } from './run.js';
+import type { ChaosSettings } from './scenarios.js';
 
 /** The chaos run's summary: a fixed-width table for people, and the JSON the test reads. */
 export interface ChaosSummary {

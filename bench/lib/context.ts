@@ -1,10 +1,10 @@
 import type { Redis } from 'ioredis';
+import type { PrivateRedis } from '../../scripts/lib/private-redis.js';
 import { createKeys } from '../../src/queue/keys.js';
 import { activateUnit } from '../../src/queue/units.js';
-import { benchPrefix, benchUnit } from './bench-fixtures.js';
-import { flush } from './bench-measure.js';
-import type { CaseNote, Metric } from './bench-report.js';
-import type { PrivateRedis } from './private-redis.js';
+import { benchPrefix, benchUnit } from './fixtures.js';
+import { flush } from './measure.js';
+import type { CaseNote, Metric } from './report.js';
 
 /** What every bench case gets: the private Redis, a data key, a scratch directory and the run settings. */
 export interface BenchContext {

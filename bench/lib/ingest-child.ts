@@ -2,7 +2,7 @@
  * The ingest side of `npm run bench`, run as a child process so its peak RSS
  * and CPU are its own. Not a user command.
  *
- *   node --import tsx scripts/lib/bench-child.ts ingest|baseline
+ *   node --import tsx bench/lib/ingest-child.ts ingest|baseline
  *
  * Configuration comes from the environment: REDIS_URL, UTSKICK_PREFIX and
  * UTSKICK_DATA_KEY as for `npm run enqueue`, BENCH_CHILD (JSON, see ChildConfig)
@@ -94,7 +94,7 @@ async function startProfiler(): Promise<{ stop(): Promise<object> }> {
 
 const role = process.argv[2];
 if (role !== 'ingest' && role !== 'baseline') {
-  process.stderr.write('bench-child: the first argument must be ingest or baseline\n');
+  process.stderr.write('ingest-child: the first argument must be ingest or baseline\n');
   process.exit(2);
 }
 
@@ -190,6 +190,6 @@ try {
   const result = await main(role);
   process.stdout.write(`BENCH_RESULT=${JSON.stringify(result)}\n`);
 } catch (err) {
-  process.stderr.write(`bench-child ${role}: ${(err as Error).message}\n`);
+  process.stderr.write(`ingest-child ${role}: ${(err as Error).message}\n`);
   process.exitCode = 1;
 }

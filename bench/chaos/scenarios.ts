@@ -1,4 +1,4 @@
-import type { ChaosHarness } from './chaos-harness.js';
+import type { ChaosHarness } from './harness.js';
 
 /**
  * The fault-injection scenarios: what breaks, when, and what each promises.

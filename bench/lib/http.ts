@@ -1,5 +1,5 @@
 /**
- * The raw-HTTP baseline shared by scripts/bench-delivery.ts and `npm run bench`:
+ * The raw-HTTP baseline shared by bench/delivery.ts (`npm run bench:delivery`) and `npm run bench`:
  * bare undici Pool calls with ready-made SOAP bodies, in a closed loop of a
  * fixed concurrency for a fixed time.
  */

@@ -11,13 +11,13 @@ import { workerEnvSchema } from '../../src/config/worker.js';
 import { createEnvelopeTemplate } from '../../src/delivery/soap.js';
 import { messageSpecOf } from '../../src/dispatch/message-spec.js';
 import { syntheticPnr } from '../../src/recipients/synthetic.js';
-import { type BenchContext, type CaseOutput, freshRedis } from './bench-context.js';
-import { benchCampaign, benchLogicalAddress, benchSourceSystem, enqueueSynthetic } from './bench-fixtures.js';
-import { type SimulatorProcess, startSimulator, startWorkers } from './bench-fleet.js';
-import { closedLoop, createRawInbox } from './bench-http.js';
-import { processCpuMs, sleep } from './bench-measure.js';
-import { moduleTable, monotonicUs, readProfile, selfTimes, selfTimeTable } from './bench-profile.js';
-import type { Metric } from './bench-report.js';
+import { type BenchContext, type CaseOutput, freshRedis } from './context.js';
+import { benchCampaign, benchLogicalAddress, benchSourceSystem, enqueueSynthetic } from './fixtures.js';
+import { type SimulatorProcess, startSimulator, startWorkers } from './fleet.js';
+import { closedLoop, createRawInbox } from './http.js';
+import { processCpuMs, sleep } from './measure.js';
+import { moduleTable, monotonicUs, readProfile, selfTimes, selfTimeTable } from './profile.js';
+import type { Metric } from './report.js';
 
 const workerDefaults = workerEnvSchema.parse({});
 /** Calls in flight in one worker with the defaults (jobs × calls per job), and its connections. */
@@ -247,8 +247,8 @@ export async function dispatchCase(ctx: BenchContext): Promise<DispatchCaseResul
           'answering at once, every number accepted) as child processes, both compiled (dist/, as the container runs them), on the private Redis. ' +
           'The campaign is enqueued first, ' +
           `sized from the raw rate to outlast the window; after the first answer and 1.5 s of warm-up, messages = simulator requests over a ${windowMs / 1000} s window; ` +
-          'CPU = utime+stime from /proc/<pid>/stat over the same window, per message. Baseline: raw undici Pool calls (scripts/lib/bench-http.ts, ' +
-          `shared with scripts/bench-delivery.ts) of the same SOAP bodies at the same concurrency (${inFlightPerWorker} in flight, ${connectionsPerWorker} connections) ` +
+          'CPU = utime+stime from /proc/<pid>/stat over the same window, per message. Baseline: raw undici Pool calls (bench/lib/http.ts, ' +
+          `shared with bench/delivery.ts) of the same SOAP bodies at the same concurrency (${inFlightPerWorker} in flight, ${connectionsPerWorker} connections) ` +
           `against the same simulator for ${rawMs / 1000} s, in the bench process, each run just before the workers. Everything shares the machine's CPUs.` +
           (exhausted > 0
             ? ` WARNING: in ${exhausted} run(s) the campaign ran out inside the window; that rate is too low.`

@@ -3,7 +3,7 @@
  * bench run: Redis memory, ingest time and memory, delivery time at the
  * platform's rate, and workers needed.
  */
-import { markdownTable } from './bench-report.js';
+import { markdownTable } from './report.js';
 
 export interface ProjectionInput {
   residents: number;

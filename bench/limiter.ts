@@ -2,7 +2,7 @@
  * Global rate limiter benchmark: our Redis GCRA limiter against bottleneck's
  * Redis clustering, with 2 worker processes sharing one private redis-server.
  *
- *   npx tsx scripts/bench-limiter.ts [--seconds 30] [--rates 50,1000]
+ *   npm run bench:limiter -- [--seconds 30] [--rates 50,1000]
  *     [--limiters ours,bottleneck,bottleneck-reservoir] [--restart both|no|yes]
  *     [--procs 2] [--concurrency 50] [--out bench/results/limiter.md]
  *
@@ -24,10 +24,10 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import Bottleneck from 'bottleneck';
 import { Redis } from 'ioredis';
+import { type PrivateRedis, startPrivateRedis } from '../scripts/lib/private-redis.js';
 import { createKeys } from '../src/queue/keys.js';
 import { createRateLimiter } from '../src/queue/rate-limiter.js';
 import { createRedis } from '../src/queue/redis.js';
-import { type PrivateRedis, startPrivateRedis } from './lib/private-redis.js';
 
 const limiterKinds = ['ours', 'bottleneck', 'bottleneck-reservoir'] as const;
 type LimiterKind = (typeof limiterKinds)[number];
@@ -444,7 +444,7 @@ async function runParent(values: Record<string, string | undefined>): Promise<vo
   const doc = [
     '# Global rate limiter: ours vs bottleneck clustering',
     '',
-    `Run ${new Date().toISOString()} with \`npx tsx scripts/bench-limiter.ts --seconds ${seconds}\`: ` +
+    `Run ${new Date().toISOString()} with \`npm run bench:limiter -- --seconds ${seconds}\`: ` +
       `${procs} processes x ${concurrency} loops, a private redis-server ${version}, ${cpus().length} CPUs, ` +
       `load average ${loadBefore} before and ${loadavg()[0]!.toFixed(1)} after (other work shares this machine).`,
     `A loop acquires, then records a timestamp ("starts a call", no HTTP). Mean = starts / ${seconds} s; ` +

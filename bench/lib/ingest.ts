@@ -1,19 +1,19 @@
 /**
  * Case 1 of `npm run bench`: ingest through the real path in a child process
- * (scripts/lib/bench-child.ts), against a bare BullMQ addBulk baseline, from
+ * (bench/lib/ingest-child.ts), against a bare BullMQ addBulk baseline, from
  * plain files and from encrypted 7-Zip archives.
  */
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { root } from '../../scripts/lib/processes.js';
 import { MAX_PER_JOB } from '../../src/recipients/plan.js';
-import type { ChildConfig, ChildResult } from './bench-child.js';
-import { type BenchContext, baseEnv, type CaseOutput, freshRedis } from './bench-context.js';
-import { benchCampaign, writeArchives, writeRecipientFiles } from './bench-fixtures.js';
-import { processCpuMs, usedMemory } from './bench-measure.js';
-import { moduleTable, readProfile, selfTimes, selfTimeTable } from './bench-profile.js';
-import type { Metric } from './bench-report.js';
-import { root } from './processes.js';
+import { type BenchContext, baseEnv, type CaseOutput, freshRedis } from './context.js';
+import { benchCampaign, writeArchives, writeRecipientFiles } from './fixtures.js';
+import type { ChildConfig, ChildResult } from './ingest-child.js';
+import { processCpuMs, usedMemory } from './measure.js';
+import { moduleTable, readProfile, selfTimes, selfTimeTable } from './profile.js';
+import type { Metric } from './report.js';
 
 /** Runs node with `args` to completion, collecting its output (a hard limit of 10 minutes). */
 function runNode(
@@ -92,7 +92,7 @@ export async function ingestOnce(
   await freshRedis(ctx);
   const before = await usedMemory(ctx.redis);
   const redisCpu0 = processCpuMs(ctx.server.pid) ?? 0;
-  const run = await runNode(['--import', 'tsx', join(root, 'scripts', 'lib', 'bench-child.ts'), role], {
+  const run = await runNode(['--import', 'tsx', join(root, 'bench', 'lib', 'ingest-child.ts'), role], {
     ...baseEnv(ctx),
     BENCH_CHILD: JSON.stringify(config),
     ...(options.archivePassword ? { BENCH_ARCHIVE_PASSWORD: options.archivePassword } : {}),

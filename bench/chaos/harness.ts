@@ -4,6 +4,8 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { freePort, type PrivateRedis, startPrivateRedis } from '../../scripts/lib/private-redis.js';
+import { spawnEntry, stopProcess, waitForLine } from '../../scripts/lib/processes.js';
 import type { Campaign } from '../../src/campaign/schema.js';
 import { createCampaignStore } from '../../src/queue/campaign-store.js';
 import { createDeliverQueue, type JobPolicy } from '../../src/queue/deliver-queue.js';
@@ -16,8 +18,6 @@ import { todayOf } from '../../src/recipients/personnummer.js';
 import { parseRecipientFile } from '../../src/recipients/read-file.js';
 import type { LiveOptions } from '../../src/simulator/options.js';
 import type { SimulatorStats } from '../../src/simulator/store.js';
-import { freePort, type PrivateRedis, startPrivateRedis } from './private-redis.js';
-import { spawnEntry, stopProcess, waitForLine } from './processes.js';
 
 /**
  * The moving parts of one chaos scenario, all started here and all stopped

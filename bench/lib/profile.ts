@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { relative } from 'node:path';
-import { root } from './processes.js';
+import { root } from '../../scripts/lib/processes.js';
 
 interface ProfileNode {
   id: number;
@@ -84,7 +84,7 @@ export function moduleOf(t: SelfTime): string {
   if (t.where.startsWith('node:')) return 'Node internals';
   // Compiled code (dist/src/..., as the bench runs workers) counts as its source file.
   const where = t.where.replace(/^dist\//, '');
-  if (where.startsWith('src/') || where.startsWith('scripts/'))
+  if (where.startsWith('src/') || where.startsWith('scripts/') || where.startsWith('bench/'))
     return where.replace(/:\d+$/, '').replace(/\.js$/, '.ts');
   const pkg = t.where.split('/')[0] ?? t.where;
   return pkg.startsWith('@') ? t.where.split('/').slice(0, 2).join('/') : pkg;

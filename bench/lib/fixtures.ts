@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { packEncrypted } from '../../scripts/lib/make-archive.js';
 import { contentSha256 } from '../../src/campaign/approval.js';
 import { type Campaign, campaignSchema } from '../../src/campaign/schema.js';
 import { createDeliverQueue } from '../../src/queue/deliver-queue.js';
@@ -19,7 +20,6 @@ import { todayOf } from '../../src/recipients/personnummer.js';
 import { MAX_PER_JOB } from '../../src/recipients/plan.js';
 import { parseRecipientFile } from '../../src/recipients/read-file.js';
 import { syntheticPnr } from '../../src/recipients/synthetic.js';
-import { packEncrypted } from './make-archive.js';
 
 /** The key prefix every bench case writes under (on a private redis-server of its own). */
 export const benchPrefix = 'utskick-bench';

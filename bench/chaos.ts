@@ -28,11 +28,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { runScenario, type ScenarioReport } from './lib/chaos-run.js';
-import { type ChaosSettings, findScenarios } from './lib/chaos-scenarios.js';
-import { type ChaosSummary, renderTable, summaryOk } from './lib/chaos-table.js';
-import { exitCodes, parseCliArgs, runCli, UsageError } from './lib/cli.js';
-import { root } from './lib/processes.js';
+import { exitCodes, parseCliArgs, runCli, UsageError } from '../scripts/lib/cli.js';
+import { root } from '../scripts/lib/processes.js';
+import { runScenario, type ScenarioReport } from './chaos/run.js';
+import { type ChaosSettings, findScenarios } from './chaos/scenarios.js';
+import { type ChaosSummary, renderTable, summaryOk } from './chaos/table.js';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 

@@ -1,5 +1,5 @@
 /**
- * Delivery client throughput: `npx tsx scripts/bench-delivery.ts [--duration-ms N] [--concurrency N] [--connections N] [--rounds N]`
+ * Delivery client throughput: `npm run bench:delivery -- [--duration-ms N] [--concurrency N] [--connections N] [--rounds N]`
  *
  * Runs the simulator as a child process (answering at once, validating every
  * request) and measures, in the same run:
@@ -23,7 +23,7 @@ import { createEnvelopeTemplate } from '../src/delivery/soap.js';
 import type { MessageSpec } from '../src/delivery/types.js';
 import { luhnDigit } from '../src/recipients/personnummer.js';
 import { createRequestValidator, validateAddMessage } from '../src/simulator/validate-request.js';
-import { createRawInbox, closedLoop as runClosedLoop } from './lib/bench-http.js';
+import { createRawInbox, closedLoop as runClosedLoop } from './lib/http.js';
 
 const { values } = parseArgs({
   options: {

@@ -7,12 +7,12 @@
 import { createKeys } from '../../src/queue/keys.js';
 import { createLedger, finalOutcomes } from '../../src/queue/ledger.js';
 import { MAX_PER_JOB } from '../../src/recipients/plan.js';
-import { type BenchContext, type CaseOutput, freshRedis } from './bench-context.js';
-import { benchCampaign, benchPrefix, enqueueSynthetic } from './bench-fixtures.js';
-import { startSimulator, startWorkers } from './bench-fleet.js';
-import { type IngestInputs, type IngestRun, ingestOnce } from './bench-ingest.js';
-import { memoryOfKeys, sleep, summarise, usedMemory } from './bench-measure.js';
-import type { Metric } from './bench-report.js';
+import { type BenchContext, type CaseOutput, freshRedis } from './context.js';
+import { benchCampaign, benchPrefix, enqueueSynthetic } from './fixtures.js';
+import { startSimulator, startWorkers } from './fleet.js';
+import { type IngestInputs, type IngestRun, ingestOnce } from './ingest.js';
+import { memoryOfKeys, sleep, summarise, usedMemory } from './measure.js';
+import type { Metric } from './report.js';
 
 export interface DeliveredRun {
   recipients: number;

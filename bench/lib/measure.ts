@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os';
 import type { Redis } from 'ioredis';
-import { root } from './processes.js';
+import { root } from '../../scripts/lib/processes.js';
 
 export interface Summary {
   median: number;

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Campaign } from '../../src/campaign/schema.js';
 import { seededRandom } from '../../src/simulator/verdict.js';
-import { chaosCampaign, recipientFiles } from './chaos-campaign.js';
-import { type CheckResult, checkScenario, nothingChecked } from './chaos-checks.js';
-import { ChaosHarness } from './chaos-harness.js';
-import type { ChaosContext, ChaosSettings, Faults, Scenario } from './chaos-scenarios.js';
+import { chaosCampaign, recipientFiles } from './campaign.js';
+import { type CheckResult, checkScenario, nothingChecked } from './checks.js';
+import { ChaosHarness } from './harness.js';
+import type { ChaosContext, ChaosSettings, Faults, Scenario } from './scenarios.js';
 
 /** One scenario's line in the summary (and the JSON). */
 export interface ScenarioReport extends CheckResult {

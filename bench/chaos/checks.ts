@@ -1,5 +1,5 @@
 import { type FinalOutcome, finalOutcomes, type SlotState } from '../../src/queue/ledger.js';
-import type { ReceivedEntry } from './chaos-harness.js';
+import type { ReceivedEntry } from './harness.js';
 
 /**
  * The verdict on one chaos scenario: the ledger compared with what the

@@ -2,7 +2,7 @@
  * The results model of `npm run bench` and its renderings: a console table,
  * bench/results/latest.json and bench/results/latest.md.
  */
-import { type Machine, type Summary, summarise } from './bench-measure.js';
+import { type Machine, type Summary, summarise } from './measure.js';
 
 /** A bar from the issue a figure is held against. */
 export interface Aim {
