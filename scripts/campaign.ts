@@ -87,13 +87,14 @@ async function pause(ctx: CliContext, call: Call): Promise<number> {
   const { id, values, by, out } = call;
   const deps = { ...ctx, jobPolicy: ctx.config.jobPolicy };
   const reason = values.reason ?? 'paused by an operator';
-  const prev = await pauseCampaign(deps, id!, reason, by);
-  await record(ctx.audit, 'pause', call, { reason, previous: prev });
-  out(`campaign ${id} paused (was ${prev}); calls in flight finish, no new call starts`, {
-    campaignId: id,
-    state: 'paused',
-    previous: prev,
-  });
+  const r = await pauseCampaign(deps, id!, reason, by);
+  await record(ctx.audit, 'pause', call, { reason, previous: r.from });
+  out(
+    r.changed
+      ? `campaign ${id} paused (was ${r.from}); calls in flight finish, no new call starts`
+      : `campaign ${id} was paused already; nothing changed`,
+    { campaignId: id, state: 'paused', previous: r.from, changed: r.changed },
+  );
   return exitCodes.ok;
 }
 
@@ -104,7 +105,12 @@ async function resume(ctx: CliContext, call: Call): Promise<number> {
     ...(values.reason ? { reason: values.reason } : {}),
     promoted: r.promoted,
   });
-  out(`campaign ${id} resumed (${r.promoted} held jobs released)`, { campaignId: id, state: 'active', ...r });
+  out(
+    r.changed
+      ? `campaign ${id} resumed (${r.promoted} held jobs released)`
+      : `campaign ${id} was active already; nothing changed`,
+    { campaignId: id, state: 'active', ...r },
+  );
   return exitCodes.ok;
 }
 
@@ -114,11 +120,10 @@ async function cancel(ctx: CliContext, call: Call): Promise<number> {
   const reason = values.reason ?? 'cancelled by an operator';
   const r = await cancelCampaign(deps, id!, reason, by);
   await record(ctx.audit, 'cancel', call, { reason, cancelled: r.cancelled });
-  out(`campaign ${id} cancelled; ${r.cancelled} recipients not yet sent are marked cancelled`, {
-    campaignId: id,
-    state: 'cancelled',
-    ...r,
-  });
+  out(
+    `campaign ${id} ${r.changed ? 'cancelled' : 'was cancelled already'}; ${r.cancelled} recipients not yet sent are marked cancelled`,
+    { campaignId: id, state: 'cancelled', ...r },
+  );
   return exitCodes.ok;
 }
 

@@ -10,6 +10,7 @@
  */
 import { basename, resolve } from 'node:path';
 import { loadKeyring } from '../src/config/env.js';
+import { createCampaignRecord } from '../src/queue/campaign-record.js';
 import { listDeadLetters } from '../src/queue/control.js';
 import { collectReport, recipientRows } from '../src/report/collect.js';
 import { createPrometheusSeries } from '../src/report/prometheus.js';
@@ -59,8 +60,7 @@ await runCli('report', async () => {
       () => recipientRows(ctx.redis, ctx.keys, keyring!, id),
       formats as ReportFormat[],
     );
-    if (data.complete)
-      await ctx.redis.hset(ctx.keys.campaign(id), 'reportWrittenAt', new Date().toISOString());
+    if (data.complete) await createCampaignRecord(ctx.redis, ctx.keys).markReported(id, new Date());
     const personal = result.rows
       ? result.files.map((f) => basename(f)).filter((f) => f.endsWith('.csv'))
       : [];

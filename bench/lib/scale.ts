@@ -4,7 +4,7 @@
  * campaign is delivered (10k and 100k, two workers at full speed), and the
  * projection for a national campaign of 10 million.
  */
-import { createKeys } from '../../src/queue/keys.js';
+import { createKeys, queueNames } from '../../src/queue/keys.js';
 import { createLedger, finalOutcomes } from '../../src/queue/ledger.js';
 import { MAX_PER_JOB } from '../../src/recipients/plan.js';
 import { type BenchContext, type CaseOutput, freshRedis } from './context.js';
@@ -52,10 +52,10 @@ async function deliverOnce(ctx: BenchContext, recipients: number): Promise<Deliv
     }
     const seconds = (performance.now() - started) / 1000;
     const total = (await usedMemory(ctx.redis)) - empty;
-    const c = `${benchPrefix}:campaign:${campaign.id}`;
-    const ledgerKeys = await memoryOfKeys(ctx.redis, `${c}:ledger:*`);
-    const chunkKeys = await memoryOfKeys(ctx.redis, `${c}:chunk:*`);
-    const bullmq = await memoryOfKeys(ctx.redis, `${benchPrefix}:deliver:*`);
+    const keys = createKeys(benchPrefix);
+    const ledgerKeys = await memoryOfKeys(ctx.redis, keys.ledgerPattern(campaign.id));
+    const chunkKeys = await memoryOfKeys(ctx.redis, keys.chunkPattern(campaign.id));
+    const bullmq = await memoryOfKeys(ctx.redis, keys.queuePattern(queueNames.deliver));
     return {
       recipients,
       seconds,

@@ -72,6 +72,24 @@ const CERT_CODES = new Set([
   'HOSTNAME_MISMATCH',
 ]);
 
+/** Transport errors after which the request may have been on the wire: the connection broke under it. */
+const BROKEN_AFTER_WRITE_CODES = new Set(['ECONNRESET', 'UND_ERR_SOCKET', 'EPIPE', 'UND_ERR_CLOSED']);
+
+/**
+ * Whether a failed call may have reached the platform (see
+ * DeliveryError.mayHaveLanded): decided on what was observed, never on the
+ * outcome table's codes, so renaming a rule's code changes no decision.
+ */
+export function mayHaveLanded(o: Observation): boolean {
+  // A TLS failure ends before any request byte is sent (even when the peer's
+  // refusal surfaces as a reset): nothing can have landed.
+  if (o.transport === 'tls') return false;
+  if (o.transport === 'timeout') return true;
+  if (o.transportCode !== undefined && BROKEN_AFTER_WRITE_CODES.has(o.transportCode)) return true;
+  // A gateway in front of the inbox may have forwarded the call before it failed.
+  return o.httpStatus === 502 || o.httpStatus === 504;
+}
+
 function errorCode(err: unknown): string | undefined {
   if (typeof err !== 'object' || err === null) return undefined;
   const e = err as { code?: unknown; cause?: unknown; errors?: unknown[] };
@@ -120,6 +138,21 @@ function describe(status: number, parsed: InboxResponse | undefined, parseError:
   return `${http}${parsed.resultCode}${parsed.resultText ? `: ${parsed.resultText}` : ''}`;
 }
 
+/** Where and how every AddMessage POST goes; built once per client. */
+interface PostTarget {
+  pool: Pool;
+  path: string;
+  headers: Record<string, string>;
+}
+
+/** What classifying a failed call needs; built once per client. */
+interface FailureContext {
+  table: OutcomeTable;
+  now: () => number;
+  /** TLS alert codes by local port (see tlsConnector). */
+  tlsAlerts: Map<number, string>;
+}
+
 /**
  * The inbox client: one keep-alive undici Pool per client, one envelope
  * template per campaign, one HTTP POST per send (retries are the job
@@ -136,37 +169,10 @@ export function createInboxClient(options: InboxClientOptions, deps: InboxClient
   }
   const https = url.protocol === 'https:';
   if (https && !options.tls) throw new TypeError('an https inbox url needs tls options (client certificate)');
-  // A TLS alert (certificate refused) can reach the socket after the
-  // handshake; undici then reports only "other side closed". Remember alerts
-  // by local port so such a failure is classified as tls.
   const tlsAlerts = new Map<number, string>();
-  let connect: buildConnector.connector | buildConnector.BuildOptions = { timeout: timeoutMs };
-  if (https) {
-    const tls = options.tls!;
-    const connector = buildConnector({
-      cert: tls.cert,
-      key: tls.key,
-      ...(tls.ca ? { ca: tls.ca } : {}),
-      ...(tls.passphrase ? { passphrase: tls.passphrase } : {}),
-      minVersion: 'TLSv1.2',
-      rejectUnauthorized: true,
-      timeout: timeoutMs,
-    });
-    connect = (opts, callback) =>
-      connector(opts, (err, socket) => {
-        if (socket) {
-          const port = socket.localPort;
-          if (port !== undefined) {
-            tlsAlerts.delete(port);
-            (socket as TLSSocket).on('error', (e: NodeJS.ErrnoException) => {
-              if (e.code && transportOf(e.code) === 'tls') tlsAlerts.set(port, e.code);
-            });
-            socket.once('close', () => setTimeout(() => tlsAlerts.delete(port), 5000).unref());
-          }
-        }
-        callback(err, socket as never);
-      });
-  }
+  const connect: buildConnector.connector | buildConnector.BuildOptions = https
+    ? tlsConnector(options.tls!, timeoutMs, tlsAlerts)
+    : { timeout: timeoutMs };
   const pool = new Pool(url.origin, {
     connections: options.connections ?? 16,
     pipelining: 1,
@@ -174,107 +180,15 @@ export function createInboxClient(options: InboxClientOptions, deps: InboxClient
     bodyTimeout: timeoutMs,
     connect,
   });
-  const path = `${url.pathname}${url.search}`;
-  const headers = {
-    'content-type': 'text/xml; charset=utf-8',
-    soapaction: `"${contract.soapAction}"`,
+  const target: PostTarget = {
+    pool,
+    path: `${url.pathname}${url.search}`,
+    headers: {
+      'content-type': 'text/xml; charset=utf-8',
+      soapaction: `"${contract.soapAction}"`,
+    },
   };
-
-  /**
-   * One POST through the pool's dispatch handler interface: the answer's
-   * bytes are collected straight into one buffer, with none of the stream
-   * machinery of `pool.request` (measured: the largest part of undici's
-   * share of a worker's CPU).
-   */
-  function post(
-    envelope: string,
-    signal: AbortSignal | undefined,
-  ): Promise<{ status: number; retryAfter: string | string[] | undefined; body: string }> {
-    return new Promise((resolve, reject) => {
-      signal?.throwIfAborted();
-      let status = 0;
-      let retryAfter: string | string[] | undefined;
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let unwatch = noop;
-      const handler: Dispatcher.DispatchHandler = {
-        onRequestStart(controller) {
-          if (!signal) return;
-          const onAbort = () => controller.abort(signal.reason);
-          signal.addEventListener('abort', onAbort, { once: true });
-          unwatch = () => signal.removeEventListener('abort', onAbort);
-        },
-        onResponseStart(_controller, statusCode, responseHeaders) {
-          status = statusCode;
-          retryAfter = responseHeaders['retry-after'];
-        },
-        onResponseData(controller, chunk) {
-          size += chunk.length;
-          if (size > MAX_RESPONSE_BYTES) {
-            controller.abort(new InboxResponseError(`response body over ${MAX_RESPONSE_BYTES} bytes`));
-            return;
-          }
-          chunks.push(chunk);
-        },
-        onResponseEnd() {
-          unwatch();
-          resolve({ status, retryAfter, body: Buffer.concat(chunks, size).toString('utf8') });
-        },
-        onResponseError(_controller, error) {
-          unwatch();
-          reject(error);
-        },
-      };
-      pool.dispatch({ path, method: 'POST', headers, body: envelope }, handler);
-    });
-  }
-
-  function settle(
-    observation: Observation,
-    detail: string,
-    httpStatus: number,
-    latencyMs: number,
-    retryAfterMs: number | undefined,
-    cause?: unknown,
-    reason?: string,
-  ): DeliveryResult {
-    const c = table.classify(observation);
-    if (
-      c.outcome === 'delivered' ||
-      c.outcome === 'unreachable' ||
-      c.outcome === 'rejected' ||
-      c.outcome === 'uncertain'
-    ) {
-      const keepReason = reason !== undefined && (c.outcome === 'unreachable' || c.outcome === 'rejected');
-      return { outcome: c.outcome, detail, httpStatus, latencyMs, ...(keepReason ? { reason } : {}) };
-    }
-    throw new DeliveryError(c.outcome, c.code, `AddMessage ${c.outcome} (${c.code}): ${detail}`, {
-      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
-      ...(httpStatus ? { httpStatus } : {}),
-      ...(cause !== undefined ? { cause } : {}),
-    });
-  }
-
-  function failed(err: unknown, started: number, signal: AbortSignal | undefined): DeliveryResult {
-    if (signal?.aborted) {
-      throw new DeliveryError('transient', 'ABORTED', 'AddMessage call aborted by the caller', {
-        cause: err,
-      });
-    }
-    const localPort = (err as { socket?: { localPort?: number } }).socket?.localPort;
-    const alert = localPort === undefined ? undefined : tlsAlerts.get(localPort);
-    const code = alert ?? errorCode(err);
-    const transport = handshakeClosed(err) ? 'tls' : transportOf(code);
-    const reason = err instanceof Error ? err.message : String(err);
-    return settle(
-      { transport, transportCode: code ?? 'CONNECTION_ERROR' },
-      `${transport} failure ${code ?? ''}: ${scrubPersonalData(reason)}`.replace(/ +:/, ':'),
-      0,
-      now() - started,
-      undefined,
-      err,
-    );
-  }
+  const failures: FailureContext = { table, now, tlsAlerts };
 
   async function send(envelope: string, req: DeliveryRequest, signal?: AbortSignal): Promise<DeliveryResult> {
     const started = now();
@@ -282,9 +196,9 @@ export function createInboxClient(options: InboxClientOptions, deps: InboxClient
     let retryAfterHeader: string | string[] | undefined;
     let body: string;
     try {
-      ({ status, retryAfter: retryAfterHeader, body } = await post(envelope, signal));
+      ({ status, retryAfter: retryAfterHeader, body } = await post(target, envelope, signal));
     } catch (err) {
-      return failed(err, started, signal);
+      return failed(failures, err, started, signal);
     }
     const finished = now();
     const retryAfterMs = parseRetryAfter(retryAfterHeader, finished);
@@ -310,7 +224,7 @@ export function createInboxClient(options: InboxClientOptions, deps: InboxClient
       observation.faultText = parsed.message;
     }
     const detail = scrubPersonalData(describe(status, parsed, parseError), req.subjectOfCareId);
-    return settle(observation, detail, status, finished - started, retryAfterMs, undefined, reason);
+    return settle(table, observation, detail, status, finished - started, retryAfterMs, undefined, reason);
   }
 
   let closing: Promise<void> | undefined;
@@ -328,4 +242,150 @@ export function createInboxClient(options: InboxClientOptions, deps: InboxClient
       return closing;
     },
   };
+}
+
+/**
+ * The mutual-TLS connector. A TLS alert (certificate refused) can reach the
+ * socket after the handshake; undici then reports only "other side closed".
+ * Alerts are remembered in `tlsAlerts` by local port so such a failure is
+ * classified as tls.
+ */
+function tlsConnector(
+  tls: InboxTlsOptions,
+  timeoutMs: number,
+  tlsAlerts: Map<number, string>,
+): buildConnector.connector {
+  const connector = buildConnector({
+    cert: tls.cert,
+    key: tls.key,
+    ...(tls.ca ? { ca: tls.ca } : {}),
+    ...(tls.passphrase ? { passphrase: tls.passphrase } : {}),
+    minVersion: 'TLSv1.2',
+    rejectUnauthorized: true,
+    timeout: timeoutMs,
+  });
+  return (opts, callback) =>
+    connector(opts, (err, socket) => {
+      if (socket) {
+        const port = socket.localPort;
+        if (port !== undefined) {
+          tlsAlerts.delete(port);
+          (socket as TLSSocket).on('error', (e: NodeJS.ErrnoException) => {
+            if (e.code && transportOf(e.code) === 'tls') tlsAlerts.set(port, e.code);
+          });
+          socket.once('close', () => setTimeout(() => tlsAlerts.delete(port), 5000).unref());
+        }
+      }
+      callback(err, socket as never);
+    });
+}
+
+/**
+ * One POST through the pool's dispatch handler interface: the answer's
+ * bytes are collected straight into one buffer, with none of the stream
+ * machinery of `pool.request` (measured: the largest part of undici's
+ * share of a worker's CPU).
+ */
+function post(
+  target: PostTarget,
+  envelope: string,
+  signal: AbortSignal | undefined,
+): Promise<{ status: number; retryAfter: string | string[] | undefined; body: string }> {
+  return new Promise((resolve, reject) => {
+    signal?.throwIfAborted();
+    let status = 0;
+    let retryAfter: string | string[] | undefined;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let unwatch = noop;
+    const handler: Dispatcher.DispatchHandler = {
+      onRequestStart(controller) {
+        if (!signal) return;
+        const onAbort = () => controller.abort(signal.reason);
+        signal.addEventListener('abort', onAbort, { once: true });
+        unwatch = () => signal.removeEventListener('abort', onAbort);
+      },
+      onResponseStart(_controller, statusCode, responseHeaders) {
+        status = statusCode;
+        retryAfter = responseHeaders['retry-after'];
+      },
+      onResponseData(controller, chunk) {
+        size += chunk.length;
+        if (size > MAX_RESPONSE_BYTES) {
+          controller.abort(new InboxResponseError(`response body over ${MAX_RESPONSE_BYTES} bytes`));
+          return;
+        }
+        chunks.push(chunk);
+      },
+      onResponseEnd() {
+        unwatch();
+        resolve({ status, retryAfter, body: Buffer.concat(chunks, size).toString('utf8') });
+      },
+      onResponseError(_controller, error) {
+        unwatch();
+        reject(error);
+      },
+    };
+    target.pool.dispatch(
+      { path: target.path, method: 'POST', headers: target.headers, body: envelope },
+      handler,
+    );
+  });
+}
+
+/** The call's result when the table says it has an outcome; otherwise throws the DeliveryError the table names. */
+function settle(
+  table: OutcomeTable,
+  observation: Observation,
+  detail: string,
+  httpStatus: number,
+  latencyMs: number,
+  retryAfterMs: number | undefined,
+  cause?: unknown,
+  reason?: string,
+): DeliveryResult {
+  const c = table.classify(observation);
+  if (
+    c.outcome === 'delivered' ||
+    c.outcome === 'unreachable' ||
+    c.outcome === 'rejected' ||
+    c.outcome === 'uncertain'
+  ) {
+    const keepReason = reason !== undefined && (c.outcome === 'unreachable' || c.outcome === 'rejected');
+    return { outcome: c.outcome, detail, httpStatus, latencyMs, ...(keepReason ? { reason } : {}) };
+  }
+  throw new DeliveryError(c.outcome, c.code, `AddMessage ${c.outcome} (${c.code}): ${detail}`, {
+    ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+    ...(httpStatus ? { httpStatus } : {}),
+    mayHaveLanded: mayHaveLanded(observation),
+    ...(cause !== undefined ? { cause } : {}),
+  });
+}
+
+/** Classifies a POST that got no answer (transport failure or abort). */
+function failed(
+  context: FailureContext,
+  err: unknown,
+  started: number,
+  signal: AbortSignal | undefined,
+): DeliveryResult {
+  if (signal?.aborted) {
+    throw new DeliveryError('transient', 'ABORTED', 'AddMessage call aborted by the caller', {
+      cause: err,
+    });
+  }
+  const localPort = (err as { socket?: { localPort?: number } }).socket?.localPort;
+  const alert = localPort === undefined ? undefined : context.tlsAlerts.get(localPort);
+  const code = alert ?? errorCode(err);
+  const transport = handshakeClosed(err) ? 'tls' : transportOf(code);
+  const reason = err instanceof Error ? err.message : String(err);
+  return settle(
+    context.table,
+    { transport, transportCode: code ?? 'CONNECTION_ERROR' },
+    `${transport} failure ${code ?? ''}: ${scrubPersonalData(reason)}`.replace(/ +:/, ':'),
+    0,
+    context.now() - started,
+    undefined,
+    err,
+  );
 }

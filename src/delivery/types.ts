@@ -58,15 +58,22 @@ export type DeliveryErrorKind = 'transient' | 'rate-limited' | 'stop-campaign';
 
 export class DeliveryError extends Error {
   readonly kind: DeliveryErrorKind;
-  /** Stable code for logs and metrics, e.g. HTTP_503, TIMEOUT, ECONNREFUSED, Unauthorized. */
+  /** Stable code for logs and metrics, e.g. HTTP_503, TIMEOUT, ECONNREFUSED, Unauthorized. Never a decision's input. */
   readonly code: string;
   readonly retryAfterMs: number | undefined;
   readonly httpStatus: number | undefined;
+  /**
+   * The call may have reached the platform, which may have stored the
+   * message: no answer came in time, the connection broke once the request
+   * was on it, or a gateway answered 502/504 (it may have forwarded the call).
+   * A resend may then be a second message in the inbox. Default false.
+   */
+  readonly mayHaveLanded: boolean;
   constructor(
     kind: DeliveryErrorKind,
     code: string,
     message: string,
-    options: { retryAfterMs?: number; httpStatus?: number; cause?: unknown } = {},
+    options: { retryAfterMs?: number; httpStatus?: number; mayHaveLanded?: boolean; cause?: unknown } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'DeliveryError';
@@ -74,6 +81,7 @@ export class DeliveryError extends Error {
     this.code = code;
     this.retryAfterMs = options.retryAfterMs;
     this.httpStatus = options.httpStatus;
+    this.mayHaveLanded = options.mayHaveLanded ?? false;
   }
   get retryable(): boolean {
     return this.kind !== 'stop-campaign';

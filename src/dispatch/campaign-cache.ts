@@ -38,24 +38,7 @@ export function createCampaignCache(
     refreshing: boolean;
   }
   const states = new Map<string, Entry>();
-
-  async function load(id: string): Promise<CampaignView | undefined> {
-    let definition = definitions.get(id);
-    if (!definition) {
-      const stored = await store.get(id);
-      if (!stored) return undefined;
-      definition = stored.definition;
-      definitions.set(id, definition);
-    }
-    const [state, active] = await Promise.all([store.state(id), unitActive(definition.unit.hsaId)]);
-    if (!state) return undefined;
-    return {
-      definition,
-      state: state.state,
-      ...(state.reason ? { reason: state.reason } : {}),
-      unitActive: active,
-    };
-  }
+  const load = (id: string) => loadView(store, unitActive, definitions, id);
 
   /**
    * A view younger than `maxAgeMs` is served as it is. An older one, up to
@@ -103,4 +86,28 @@ export function createCampaignCache(
       },
     );
   }
+}
+
+/** A campaign's state and its unit's, read from Redis; its definition (which never changes) read once. */
+async function loadView(
+  store: CampaignStore,
+  unitActive: (hsaId: string) => Promise<boolean>,
+  definitions: Map<string, Campaign>,
+  id: string,
+): Promise<CampaignView | undefined> {
+  let definition = definitions.get(id);
+  if (!definition) {
+    const stored = await store.get(id);
+    if (!stored) return undefined;
+    definition = stored.definition;
+    definitions.set(id, definition);
+  }
+  const [state, active] = await Promise.all([store.state(id), unitActive(definition.unit.hsaId)]);
+  if (!state) return undefined;
+  return {
+    definition,
+    state: state.state,
+    ...(state.reason ? { reason: state.reason } : {}),
+    unitActive: active,
+  };
 }

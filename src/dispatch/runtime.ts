@@ -1,38 +1,53 @@
 import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
-import { Worker } from 'bullmq';
+import { type Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { type AuditLog, createAuditLog, type SystemAuditInput } from '../audit/audit-log.js';
 import type { WorkerConfig } from '../config/worker.js';
 import { resolveContract } from '../delivery/contract.js';
 import { createInboxClient } from '../delivery/inbox-client.js';
+import type { InboxClient } from '../delivery/types.js';
 import { createMetrics, type Metrics } from '../metrics/registry.js';
 import { createMetricsServer, type MetricsServer } from '../metrics/server.js';
 import { assertWorkerUser } from '../queue/acl.js';
-import { createCampaignStore } from '../queue/campaign-store.js';
-import { createDeadLetterQueue, createDeliverQueue, type DeliverJobData } from '../queue/deliver-queue.js';
+import { type CampaignStore, createCampaignStore } from '../queue/campaign-store.js';
+import {
+  createDeadLetterQueue,
+  createDeliverQueue,
+  type DeadLetterData,
+  type DeliverJobData,
+} from '../queue/deliver-queue.js';
 import { createKeys, type Keys, queueNames } from '../queue/keys.js';
-import { createLedger, finalOutcomes } from '../queue/ledger.js';
-import { purgeExpired } from '../queue/purge.js';
+import { createLedger, type Ledger } from '../queue/ledger.js';
 import { createRateLimiter } from '../queue/rate-limiter.js';
-import { connectOrExplain, createRedis } from '../queue/redis.js';
+import { connectOrExplain } from '../queue/redis.js';
 import { explainRedisError, isRedisClientFailure } from '../queue/redis-errors.js';
 import { createOutageLog, type OutageLog } from '../queue/redis-outage.js';
 import { isUnitActive } from '../queue/units.js';
 import { createFailureWatch } from './auto-pause.js';
 import { createCallPermits } from './call-permits.js';
 import { createCampaignCache } from './campaign-cache.js';
-import { createDeliverHandler, type JobSummary } from './deliver-handler.js';
+import { createDeliverHandler, type DispatchDeps, type JobSummary } from './deliver-handler.js';
 import { warmUpCallPath } from './warm-up.js';
+import {
+  auditLogger,
+  jobCountSource,
+  openConnections,
+  retentionSweep,
+  type WorkerConnections,
+} from './worker-wiring.js';
 
-/**
- * The audit entries' log lines are written at info even when LOG_LEVEL is
- * warn or above (they are the audit log's second copy); `silent` stays silent.
- */
-function auditLogger(logger: Logger): Logger {
-  if (logger.level === 'silent' || logger.isLevelEnabled('info')) return logger;
-  return logger.child({}, { level: 'info' });
+export type { WorkerConnections } from './worker-wiring.js';
+
+/** Collaborators a test (or another composition root) may pass in; each defaults to the real one. */
+export interface DeliveryWorkerDeps {
+  /** A clock for sending windows and ledger times. Default Date.now. */
+  now?: () => number;
+  /** Default: three connections from `config.client.redis`, closed by stop(). Passed-in ones are the caller's to close. */
+  redis?: WorkerConnections;
+  /** Default: createInboxClient(config.inbox), closed by stop(). A passed-in one is the caller's to close. */
+  inbox?: InboxClient;
 }
 
 /**
@@ -44,12 +59,13 @@ export class DeliveryWorker {
   readonly metrics: Metrics;
   private readonly shutdown = new AbortController();
   private readonly data: Redis;
-  private readonly queues: Redis;
-  private readonly blocking: Redis;
+  private readonly connections: WorkerConnections;
+  /** Connections this worker opened (and so closes). */
+  private readonly ownsConnections: boolean;
   /** Connection problems, logged once and then once a minute while they last. */
   private readonly outage: OutageLog;
   private readonly keys: Keys;
-  private worker: Worker<DeliverJobData, JobSummary> | undefined;
+  private readonly worker: Worker<DeliverJobData, JobSummary>;
   private server: MetricsServer | undefined;
   private readonly closers: (() => Promise<unknown>)[] = [];
   private stopping: Promise<void> | undefined;
@@ -63,106 +79,110 @@ export class DeliveryWorker {
   constructor(
     private readonly config: WorkerConfig,
     private readonly logger: Logger,
-    /** A clock for sending windows and ledger times (tests inject one). Default Date.now. */
-    clock: { now?: () => number } = {},
+    deps: DeliveryWorkerDeps = {},
   ) {
-    const { client } = config;
     // Every call in flight listens for shutdown on this one signal.
     setMaxListeners(0, this.shutdown.signal);
-    // The per-call traffic (ledger, limiter, campaign state) goes on its own
-    // connection, BullMQ's queues on another. Not auto-pipelined: answers
-    // arrive one per socket event, so each tick has about one command, and a
-    // pipeline per command cost more than it saved (ioredis copies every
-    // script defined on the connection into each pipeline). Measured with npm
-    // run bench -- --cases dispatch: 327 -> 309 us of worker CPU per message.
-    this.data = createRedis(client.redis, 'worker');
-    this.queues = createRedis(client.redis, 'worker');
-    this.blocking = createRedis(client.redis, 'worker');
-    this.outage = createOutageLog(client.redis.url, logger);
-    const onRedisError = (what: string) => (err: Error) => {
-      if (!this.outage.error(err)) logger.warn({ err: err.message }, what);
-    };
-    for (const r of [this.data, this.queues, this.blocking])
-      r.on('error', onRedisError('redis connection error'));
-    this.data.on('ready', () => this.outage.ready());
-    const keys = createKeys(client.prefix);
+    this.ownsConnections = !deps.redis;
+    this.connections = deps.redis ?? openConnections(config);
+    this.data = this.connections.data;
+    this.outage = createOutageLog(config.client.redis.url, logger);
+    this.watchConnections();
+    const keys = createKeys(config.client.prefix);
     this.keys = keys;
     this.audit = createAuditLog({ redis: this.data, keys, logger: auditLogger(logger) });
-    const recordAudit = (input: SystemAuditInput) =>
-      this.audit.record({ ...input, actor: this.auditActor }).then(
-        () => {},
-        (err: Error) =>
-          logger.warn(
-            { err: err.message, action: input.action, campaign: input.campaignId },
-            'audit entry not stored in Redis (its log line above holds it)',
-          ),
-      );
     const store = createCampaignStore(this.data, keys);
     const ledger = createLedger(this.data, keys);
-    const deliverQueue = createDeliverQueue(this.queues, keys);
-    const deadLetters = createDeadLetterQueue(this.queues, keys);
-    for (const q of [deliverQueue, deadLetters]) q.on('error', onRedisError('queue connection error'));
+    const deliverQueue = createDeliverQueue(this.connections.queues, keys);
+    const deadLetters = createDeadLetterQueue(this.connections.queues, keys);
+    for (const q of [deliverQueue, deadLetters]) q.on('error', this.onRedisError('queue connection error'));
     this.closers.push(
       () => deliverQueue.close(),
       () => deadLetters.close(),
     );
-    this.metrics = createMetrics({
-      async jobCounts() {
-        const states = ['waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized'] as const;
-        const [d, dl] = await Promise.all([
-          deliverQueue.getJobCounts(...states),
-          deadLetters.getJobCounts(...states),
-        ]);
-        return { [queueNames.deliver]: d, [queueNames.deadLetter]: dl };
-      },
-      async campaignProgress() {
-        const ids = await store.list();
-        return Promise.all(
-          ids.map(async (id) => {
-            const [c, counts, state] = await Promise.all([store.get(id), ledger.counts(id), store.state(id)]);
-            const done = finalOutcomes.reduce((n, o) => n + counts[o], 0);
-            return {
-              campaign: id,
-              total: c?.recipients.valid ?? 0,
-              done,
-              pausedBySystem: state?.state === 'paused' && state.by === 'system',
-            };
-          }),
-        );
-      },
-    });
-    const inbox = createInboxClient(config.inbox);
-    this.closers.push(() => inbox.close());
+    this.metrics = createMetrics(jobCountSource(deliverQueue, deadLetters, store, ledger));
+    const inbox = deps.inbox ?? createInboxClient(config.inbox);
+    if (!deps.inbox) this.closers.push(() => inbox.close());
     const handler = createDeliverHandler(
-      {
-        redis: this.data,
-        keys,
-        keyring: config.keyring,
-        ledger,
-        store,
-        campaigns: createCampaignCache(store, (hsaId) => isUnitActive(this.data, keys, hsaId), {
-          maxAgeMs: config.campaignStateMaxAgeMs,
-        }),
-        inbox,
-        limiter: createRateLimiter(this.data, {
-          key: keys.rate,
-          onRedisError: onRedisError('rate limiter waiting for Redis'),
-          onSlotDropped: () => this.metrics.limiterSlotsDropped.inc({ stage: 'grant' }),
-        }),
-        permits: createCallPermits(config.inbox.connections ?? 16),
-        failureWatch: createFailureWatch(config.autoPause),
-        deadLetters,
-        metrics: this.metrics,
-        logger,
-        audit: recordAudit,
-        shutdown: this.shutdown.signal,
-        ...(clock.now ? { now: clock.now } : {}),
-      },
+      this.dispatchDeps({ keys, store, ledger, inbox, deadLetters, now: deps.now }),
       config.dispatch,
     );
-    this.worker = new Worker<DeliverJobData, JobSummary>(queueNames.deliver, handler, {
-      connection: this.blocking,
-      prefix: keys.prefix,
+    this.worker = this.createWorker(handler);
+    this.sweepRetention = retentionSweep({
+      redis: this.data,
+      keys,
+      deliverQueue,
+      deadLetters,
+      config,
+      logger,
+      recordAudit: this.recordAudit,
+    });
+  }
+
+  /** Logs a connection error, unless it is part of an outage the outage log reports. */
+  private readonly onRedisError = (what: string) => (err: Error) => {
+    if (!this.outage.error(err)) this.logger.warn({ err: err.message }, what);
+  };
+
+  private readonly connectionError = this.onRedisError('redis connection error');
+  private readonly connectionReady = () => this.outage.ready();
+
+  private watchConnections(): void {
+    for (const r of Object.values(this.connections)) r.on('error', this.connectionError);
+    this.data.on('ready', this.connectionReady);
+  }
+
+  private readonly recordAudit = (input: SystemAuditInput) =>
+    this.audit.record({ ...input, actor: this.auditActor }).then(
+      () => {},
+      (err: Error) =>
+        this.logger.warn(
+          { err: err.message, action: input.action, campaign: input.campaignId },
+          'audit entry not stored in Redis (its log line above holds it)',
+        ),
+    );
+
+  private dispatchDeps(parts: {
+    keys: Keys;
+    store: CampaignStore;
+    ledger: Ledger;
+    inbox: InboxClient;
+    deadLetters: Queue<DeadLetterData>;
+    now: (() => number) | undefined;
+  }): DispatchDeps {
+    const { config, data } = this;
+    const { keys, store, now } = parts;
+    return {
+      redis: data,
+      keys,
+      keyring: config.keyring,
+      ledger: parts.ledger,
+      store,
+      campaigns: createCampaignCache(store, (hsaId) => isUnitActive(data, keys, hsaId), {
+        maxAgeMs: config.campaignStateMaxAgeMs,
+      }),
+      limiter: createRateLimiter(data, {
+        key: keys.rate,
+        onRedisError: this.onRedisError('rate limiter waiting for Redis'),
+        onSlotDropped: () => this.metrics.limiterSlotsDropped.inc({ stage: 'grant' }),
+      }),
+      inbox: parts.inbox,
+      permits: createCallPermits(config.inbox.connections ?? 16),
+      failureWatch: createFailureWatch(config.autoPause),
+      deadLetters: parts.deadLetters,
+      metrics: this.metrics,
+      logger: this.logger,
+      audit: this.recordAudit,
+      shutdown: this.shutdown.signal,
+      ...(now ? { now } : {}),
+    };
+  }
+
+  private createWorker(handler: ReturnType<typeof createDeliverHandler>): Worker<DeliverJobData, JobSummary> {
+    const { config, logger } = this;
+    const worker = new Worker<DeliverJobData, JobSummary>(queueNames.deliver, handler, {
+      connection: this.connections.blocking,
+      prefix: this.keys.prefix,
       concurrency: config.concurrency,
       lockDuration: config.lockDurationMs,
       stalledInterval: config.stalledIntervalMs,
@@ -171,37 +191,14 @@ export class DeliveryWorker {
       maxStalledCount: 20,
       autorun: false,
     });
-    this.sweepRetention = async () => {
-      if (config.retentionDays <= 0) return;
-      // One worker an hour does the sweep.
-      const got = await this.data.set(`${keys.prefix}:retention-lock`, String(process.pid), 'EX', 3600, 'NX');
-      if (got !== 'OK') return;
-      await purgeExpired(
-        { redis: this.data, keys, deliver: deliverQueue, deadLetters, jobPolicy: config.client.jobPolicy },
-        config.retentionDays,
-        Date.now(),
-        async (p) => {
-          logger.info({ campaign: p.campaignId, keys: p.keysDeleted }, 'retention: campaign purged');
-          await recordAudit({
-            action: 'retention-purge',
-            campaignId: p.campaignId,
-            details: {
-              retentionDays: config.retentionDays,
-              keysDeleted: p.keysDeleted,
-              jobsRemoved: p.jobsRemoved,
-              deadLettersRemoved: p.deadLettersRemoved,
-            },
-          });
-        },
-      );
-    };
-    this.worker.on('error', (err) => {
+    worker.on('error', (err) => {
       if (!this.outage.error(err)) logger.error({ err: err.message }, 'worker error');
     });
-    this.worker.on('failed', (job, err) => {
+    worker.on('failed', (job, err) => {
       if (job)
         logger.warn({ job: job.id, attempt: job.attemptsMade, err: err.message }, 'job attempt failed');
     });
+    return worker;
   }
 
   async start(): Promise<void> {
@@ -231,7 +228,7 @@ export class DeliveryWorker {
         this.logger.warn({ err: (err as Error).message }, 'warm-up failed; starting cold');
       }
     }
-    void this.worker?.run();
+    void this.worker.run();
     const sweep = () =>
       this.sweepRetention().catch((err) =>
         this.logger.warn({ err: (err as Error).message }, 'retention sweep failed'),
@@ -239,7 +236,7 @@ export class DeliveryWorker {
     void sweep();
     this.retentionTimer = setInterval(sweep, 3_600_000);
     this.retentionTimer.unref();
-    await this.worker?.waitUntilReady();
+    await this.worker.waitUntilReady();
     const contract = resolveContract(this.config.inbox.contract ?? 'mvk-inbox-2');
     this.logger.info(
       {
@@ -287,6 +284,15 @@ export class DeliveryWorker {
     }
   }
 
+  /** Quits the connections this worker opened; leaves passed-in ones open, without its listeners. */
+  private async releaseConnections(): Promise<void> {
+    for (const r of Object.values(this.connections)) {
+      if (this.ownsConnections) await r.quit().catch(() => {});
+      else r.off('error', this.connectionError);
+    }
+    if (!this.ownsConnections) this.data.off('ready', this.connectionReady);
+  }
+
   /**
    * Graceful stop: no new job or call starts; calls in flight finish and their
    * outcomes are recorded; unfinished jobs go back to the queue. After the grace
@@ -311,9 +317,7 @@ export class DeliveryWorker {
       }
       for (const close of this.closers) await close().catch(() => {});
       await this.server?.stop();
-      await this.data.quit().catch(() => {});
-      await this.queues.quit().catch(() => {});
-      await this.blocking.quit().catch(() => {});
+      await this.releaseConnections();
       this.logger.info('stopped');
     })();
     return this.stopping;

@@ -110,50 +110,53 @@ export function createMetrics(source?: JobCountSource, options: { defaultMetrics
     }),
   };
 
-  if (source) {
-    new Gauge({
-      name: 'utskick_queue_jobs',
-      help: 'Jobs by queue and state (read from Redis at scrape time).',
-      labelNames: ['queue', 'state'],
-      registers,
-      async collect() {
-        const counts = await source.jobCounts();
-        for (const [queue, states] of Object.entries(counts)) {
-          for (const [state, n] of Object.entries(states)) this.set({ queue, state }, n);
-        }
-      },
-    });
-    const progress = async () => source.campaignProgress();
-    new Gauge({
-      name: 'utskick_campaign_recipients',
-      help: 'Valid recipients of each campaign not yet purged.',
-      labelNames: ['campaign'],
-      registers,
-      async collect() {
-        this.reset();
-        for (const p of await progress()) this.set({ campaign: p.campaign }, p.total);
-      },
-    });
-    new Gauge({
-      name: 'utskick_campaign_done_recipients',
-      help: 'Recipients of each campaign with a final outcome.',
-      labelNames: ['campaign'],
-      registers,
-      async collect() {
-        this.reset();
-        for (const p of await progress()) this.set({ campaign: p.campaign }, p.done);
-      },
-    });
-    new Gauge({
-      name: 'utskick_campaign_paused_by_system',
-      help: '1 while the service itself has paused the campaign (Unauthorized, too many permanent failures).',
-      labelNames: ['campaign'],
-      registers,
-      async collect() {
-        this.reset();
-        for (const p of await progress()) this.set({ campaign: p.campaign }, p.pausedBySystem ? 1 : 0);
-      },
-    });
-  }
+  if (source) registerSourceGauges(source, registers);
   return metrics;
+}
+
+/** Gauges read from Redis at scrape time: job counts per queue and state, campaign progress. */
+function registerSourceGauges(source: JobCountSource, registers: Registry[]): void {
+  new Gauge({
+    name: 'utskick_queue_jobs',
+    help: 'Jobs by queue and state (read from Redis at scrape time).',
+    labelNames: ['queue', 'state'],
+    registers,
+    async collect() {
+      const counts = await source.jobCounts();
+      for (const [queue, states] of Object.entries(counts)) {
+        for (const [state, n] of Object.entries(states)) this.set({ queue, state }, n);
+      }
+    },
+  });
+  const progress = async () => source.campaignProgress();
+  new Gauge({
+    name: 'utskick_campaign_recipients',
+    help: 'Valid recipients of each campaign not yet purged.',
+    labelNames: ['campaign'],
+    registers,
+    async collect() {
+      this.reset();
+      for (const p of await progress()) this.set({ campaign: p.campaign }, p.total);
+    },
+  });
+  new Gauge({
+    name: 'utskick_campaign_done_recipients',
+    help: 'Recipients of each campaign with a final outcome.',
+    labelNames: ['campaign'],
+    registers,
+    async collect() {
+      this.reset();
+      for (const p of await progress()) this.set({ campaign: p.campaign }, p.done);
+    },
+  });
+  new Gauge({
+    name: 'utskick_campaign_paused_by_system',
+    help: '1 while the service itself has paused the campaign (Unauthorized, too many permanent failures).',
+    labelNames: ['campaign'],
+    registers,
+    async collect() {
+      this.reset();
+      for (const p of await progress()) this.set({ campaign: p.campaign }, p.pausedBySystem ? 1 : 0);
+    },
+  });
 }

@@ -41,14 +41,14 @@ export function caseHandlerAcl(
     'on',
     `#${hash}`,
     `~${keys.campaign(campaignId)}`,
-    `~${keys.campaign(campaignId)}:*`,
+    `~${keys.campaignDataPattern(campaignId)}`,
     `~${keys.campaigns()}`,
-    `~${keys.prefix}:deliver:*`,
+    `~${keys.queuePattern(queueNames.deliver)}`,
     `%R~${keys.units()}`,
-    `%R~${keys.prefix}:dead-letter:*`,
+    `%R~${keys.queuePattern(queueNames.deadLetter)}`,
     // BullMQ's read scripts (getRanges: status, report) name only this base key, and
     // Redis asks write access for every key given to EVAL; no data key has this name.
-    `~${keys.prefix}:dead-letter:`,
+    `~${keys.queueBase(queueNames.deadLetter)}`,
     'resetchannels',
     ...caseHandlerCommands.split(' '),
     auditSelector(keys, 'append-read'),
@@ -60,10 +60,12 @@ export function caseHandlerAcl(
  * A key of each kind that no data ever has ('_' is in no campaign id, job id
  * or BullMQ key), for probes that need write permission and change nothing.
  */
-const probeKey = (keys: Keys, kind: 'campaign' | 'deliver' | 'dead-letter' | 'rate') =>
-  kind === 'deliver' || kind === 'dead-letter'
-    ? `${keys.prefix}:${kind === 'deliver' ? queueNames.deliver : queueNames.deadLetter}:_probe`
-    : `${keys.prefix}:${kind}:_probe`;
+const probeKey = (keys: Keys, kind: 'campaign' | 'deliver' | 'dead-letter' | 'rate') => {
+  const never = '_probe';
+  if (kind === 'campaign') return keys.campaign(never);
+  if (kind === 'rate') return keys.rate(never);
+  return keys.job(kind === 'deliver' ? queueNames.deliver : queueNames.deadLetter, never);
+};
 
 /**
  * Checks that the connection's user may do what purge and the dead-letter
@@ -73,7 +75,7 @@ const probeKey = (keys: Keys, kind: 'campaign' | 'deliver' | 'dead-letter' | 'ra
  * Both probes change nothing: a SCAN of one step, an UNLINK of a key never used.
  */
 export async function assertOperationsUser(redis: Redis, keys: Keys): Promise<void> {
-  await redis.scan('0', 'MATCH', `${keys.prefix}:campaign:*`, 'COUNT', 1);
+  await redis.scan('0', 'MATCH', keys.campaignPattern(), 'COUNT', 1);
   await redis.unlink(probeKey(keys, 'dead-letter'));
 }
 

@@ -1,10 +1,21 @@
 import type { Redis } from 'ioredis';
-import type { Campaign } from '../campaign/schema.js';
 import type { Problem } from '../recipients/read-file.js';
+import {
+  type CampaignState,
+  CampaignStoreError,
+  createCampaignRecord,
+  type StoredCampaign,
+} from './campaign-record.js';
 import type { Keys } from './keys.js';
 
-export const campaignStates = ['active', 'paused', 'cancelled'] as const;
-export type CampaignState = (typeof campaignStates)[number];
+export {
+  type CampaignLifecycle,
+  type CampaignState,
+  CampaignStoreError,
+  CampaignTransitionError,
+  campaignStates,
+  type StoredCampaign,
+} from './campaign-record.js';
 
 /** A file the campaign received; no personal data. */
 export interface StoredFile {
@@ -18,27 +29,11 @@ export interface StoredFile {
   enqueuedAt: string;
 }
 
-export interface StoredCampaign {
-  definition: Campaign;
-  state: CampaignState;
-  /** Why it is paused or cancelled, and by whom ('system' for automatic pauses). */
-  stateReason?: string;
-  stateBy?: string;
-  createdAt: string;
-  recipients: { total: number; valid: number; invalid: number; duplicates: number };
-  /** chunk id → number of recipients in it. */
-  chunkCount: number;
-  purgedAt?: string;
-}
-
-export class CampaignStoreError extends Error {
-  readonly code: 'UNKNOWN_CAMPAIGN' | 'DEFINITION_CHANGED' | 'BAD_STATE';
-  constructor(code: CampaignStoreError['code'], message: string) {
-    super(message);
-    this.code = code;
-  }
-}
-
+/**
+ * What a campaign has in Redis, read: its record (campaign-record.ts, which
+ * also makes every change to it), its files, chunks and problems. The two
+ * writers here are the record's, for the job handler, which holds a store.
+ */
 export interface CampaignStore {
   get(id: string): Promise<StoredCampaign | undefined>;
   require(id: string): Promise<StoredCampaign>;
@@ -47,41 +42,27 @@ export interface CampaignStore {
   /** chunk id → recipients in it. */
   chunks(id: string): Promise<Map<string, number>>;
   problems(id: string): Promise<Problem[]>;
-  /** Sets the state; returns the previous one. */
+  /**
+   * Moves the state by the record's transition to it (paused: pause, active:
+   * resume, cancelled: cancel); returns the previous state.
+   * @deprecated use createCampaignRecord's pause, resume or cancel.
+   * @throws CampaignTransitionError when the transition is not allowed
+   */
   setState(id: string, state: CampaignState, reason: string, by: string): Promise<CampaignState>;
-  /** Pauses only if active, atomically; true when this call paused it. */
+  /** Pauses only if active, atomically; true when this call paused it (CampaignRecord.pauseIfActive). */
   pauseIfActive(id: string, reason: string, by: string): Promise<boolean>;
+  /** Notes that a worker made calls for the campaign (CampaignRecord.noteActivity). */
+  noteActivity(id: string, at: Date): Promise<void>;
   /** The raw state fields only: cheap enough to poll. */
   state(id: string): Promise<{ state: CampaignState; reason?: string; by?: string } | undefined>;
 }
 
-function num(v: string | undefined): number {
-  return v === undefined ? 0 : Number(v);
-}
-
 export function createCampaignStore(redis: Redis, keys: Keys): CampaignStore {
+  const record = createCampaignRecord(redis, keys);
   const store: CampaignStore = {
-    async get(id) {
-      const h = await redis.hgetall(keys.campaign(id));
-      if (!h.definition) return undefined;
-      return {
-        definition: JSON.parse(h.definition) as Campaign,
-        state: (h.state as CampaignState) ?? 'active',
-        ...(h.stateReason ? { stateReason: h.stateReason } : {}),
-        ...(h.stateBy ? { stateBy: h.stateBy } : {}),
-        createdAt: h.createdAt ?? '',
-        recipients: {
-          total: num(h.total),
-          valid: num(h.valid),
-          invalid: num(h.invalid),
-          duplicates: num(h.duplicates),
-        },
-        chunkCount: num(h.chunkCount),
-        ...(h.purgedAt ? { purgedAt: h.purgedAt } : {}),
-      };
-    },
+    get: (id) => record.read(id),
     async require(id) {
-      const c = await store.get(id);
+      const c = await record.read(id);
       if (!c)
         throw new CampaignStoreError('UNKNOWN_CAMPAIGN', `no campaign with id ${id} (enqueue it first)`);
       return c;
@@ -105,39 +86,17 @@ export function createCampaignStore(redis: Redis, keys: Keys): CampaignStore {
       return (await redis.lrange(keys.problems(id), 0, -1)).map((v) => JSON.parse(v) as Problem);
     },
     async setState(id, state, reason, by) {
-      const prev = await redis.hget(keys.campaign(id), 'state');
-      if (prev === null) throw new CampaignStoreError('UNKNOWN_CAMPAIGN', `no campaign with id ${id}`);
-      await redis.hset(
-        keys.campaign(id),
-        'state',
-        state,
-        'stateReason',
-        reason,
-        'stateBy',
-        by,
-        'stateAt',
-        new Date().toISOString(),
-      );
-      return prev as CampaignState;
+      const r =
+        state === 'paused'
+          ? await record.pause(id, reason, by)
+          : state === 'active'
+            ? await record.resume(id, by, reason)
+            : await record.cancel(id, reason, by);
+      return r.from as CampaignState;
     },
-    async pauseIfActive(id, reason, by) {
-      const changed = await redis.eval(
-        `if redis.call('HGET', KEYS[1], 'state') ~= 'active' then return 0 end
-         redis.call('HSET', KEYS[1], 'state', 'paused', 'stateReason', ARGV[1], 'stateBy', ARGV[2], 'stateAt', ARGV[3])
-         return 1`,
-        1,
-        keys.campaign(id),
-        reason,
-        by,
-        new Date().toISOString(),
-      );
-      return changed === 1;
-    },
-    async state(id) {
-      const [state, reason, by] = await redis.hmget(keys.campaign(id), 'state', 'stateReason', 'stateBy');
-      if (state === null) return undefined;
-      return { state: state as CampaignState, ...(reason ? { reason } : {}), ...(by ? { by } : {}) };
-    },
+    pauseIfActive: (id, reason, by) => record.pauseIfActive(id, reason, by),
+    noteActivity: (id, at) => record.noteActivity(id, at),
+    state: (id) => record.state(id),
   };
   return store;
 }

@@ -1,10 +1,11 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { CampaignStoreError, createCampaignStore } from './campaign-store.js';
+import { CampaignStoreError, createCampaignRecord, type TransitionResult } from './campaign-record.js';
+import { createCampaignStore } from './campaign-store.js';
 import type { DeadLetterData, DeliverJobData } from './deliver-queue.js';
 import { deliverJobOptions, type JobPolicy } from './deliver-queue.js';
 import type { Keys } from './keys.js';
-import { deliverJobId } from './keys.js';
+import { deliverJobId, isCampaignJob } from './keys.js';
 import { createLedger } from './ledger.js';
 
 export interface ControlDeps {
@@ -17,7 +18,7 @@ export interface ControlDeps {
 
 /** Moves a campaign's held (delayed) jobs to waiting so workers look at them now. */
 async function promoteHeld(deps: ControlDeps, id: string): Promise<number> {
-  const ids = (await deps.deliver.getRanges(['delayed'], 0, -1)).filter((j) => j.startsWith(`${id}.`));
+  const ids = (await deps.deliver.getRanges(['delayed'], 0, -1)).filter((j) => isCampaignJob(j, id));
   let n = 0;
   for (const jobId of ids) {
     const job = await deps.deliver.getJob(jobId);
@@ -29,56 +30,56 @@ async function promoteHeld(deps: ControlDeps, id: string): Promise<number> {
   return n;
 }
 
+/**
+ * Pauses an active campaign (one atomic step); pausing a paused one changes
+ * nothing. Returns where it was.
+ * @throws CampaignTransitionError when it is cancelled or purged (it stays so)
+ */
 export async function pauseCampaign(
   deps: ControlDeps,
   id: string,
   reason: string,
   by: string,
-): Promise<string> {
-  const store = createCampaignStore(deps.redis, deps.keys);
-  const prev = await store.setState(id, 'paused', reason, by);
-  if (prev === 'cancelled') {
-    await store.setState(id, 'cancelled', 'cancelled before', by);
-    throw new CampaignStoreError('BAD_STATE', `campaign ${id} is cancelled; it cannot be paused`);
-  }
-  return prev;
+): Promise<TransitionResult> {
+  return createCampaignRecord(deps.redis, deps.keys).pause(id, reason, by);
 }
 
-/** Resumes a paused campaign; its held jobs are promoted so sending continues at once, where it stopped. */
+/**
+ * Resumes a paused campaign; its held jobs are promoted so sending continues
+ * at once, where it stopped. Resuming an active campaign changes nothing and
+ * promotes nothing.
+ * @throws CampaignTransitionError when it is cancelled or purged
+ */
 export async function resumeCampaign(
   deps: ControlDeps,
   id: string,
   by: string,
-): Promise<{ promoted: number }> {
-  const store = createCampaignStore(deps.redis, deps.keys);
-  const current = await store.state(id);
-  if (!current) throw new CampaignStoreError('UNKNOWN_CAMPAIGN', `no campaign with id ${id}`);
-  if (current.state === 'cancelled')
-    throw new CampaignStoreError('BAD_STATE', `campaign ${id} is cancelled; it cannot be resumed`);
-  await store.setState(id, 'active', `resumed by ${by}`, by);
-  return { promoted: await promoteHeld(deps, id) };
+): Promise<TransitionResult & { promoted: number }> {
+  const r = await createCampaignRecord(deps.redis, deps.keys).resume(id, by);
+  return { ...r, promoted: r.changed ? await promoteHeld(deps, id) : 0 };
 }
 
 /**
  * Stops a campaign for good: every recipient not yet sent gets `cancelled`
- * (calls in flight finish and keep their outcome).
+ * (calls in flight finish and keep their outcome). Cancelling it again
+ * changes no state but finishes the marking (after a crash half way).
+ * @throws CampaignTransitionError when it is purged
  */
 export async function cancelCampaign(
   deps: ControlDeps,
   id: string,
   reason: string,
   by: string,
-): Promise<{ cancelled: number }> {
-  const store = createCampaignStore(deps.redis, deps.keys);
-  await store.setState(id, 'cancelled', reason, by);
+): Promise<TransitionResult & { cancelled: number }> {
+  const r = await createCampaignRecord(deps.redis, deps.keys).cancel(id, reason, by);
   const ledger = createLedger(deps.redis, deps.keys);
-  const chunks = await store.chunks(id);
+  const chunks = await createCampaignStore(deps.redis, deps.keys).chunks(id);
   const t = Math.floor(Date.now() / 1000);
   let cancelled = 0;
   for (const [chunkId, n] of chunks)
     cancelled += await ledger.finaliseMany(id, chunkId, n, 'cancelled', ['pending'], t);
   await promoteHeld(deps, id);
-  return { cancelled };
+  return { ...r, cancelled };
 }
 
 export interface DeadLetterView extends DeadLetterData {
@@ -102,9 +103,14 @@ export async function redriveDeadLetters(
   campaignId: string,
 ): Promise<{ jobs: number; recipients: number }> {
   const store = createCampaignStore(deps.redis, deps.keys);
+  const record = createCampaignRecord(deps.redis, deps.keys);
   const campaign = await store.require(campaignId);
-  if (campaign.state === 'cancelled')
-    throw new CampaignStoreError('BAD_STATE', `campaign ${campaignId} is cancelled`);
+  const lifecycle = campaign.purgedAt ? 'purged' : campaign.state;
+  if (lifecycle === 'purged' || lifecycle === 'cancelled')
+    throw new CampaignStoreError(
+      'BAD_STATE',
+      `campaign ${campaignId} is ${lifecycle}; nothing can be redriven`,
+    );
   const ledger = createLedger(deps.redis, deps.keys);
   const letters = await listDeadLetters(deps, campaignId);
   const chunks = await store.chunks(campaignId);
@@ -112,9 +118,7 @@ export async function redriveDeadLetters(
   let jobs = 0;
   for (const letter of letters) {
     recipients += await ledger.reopen(campaignId, letter.chunkId, letter.slots, 'failed');
-    const round = Number(
-      await deps.redis.hincrby(deps.keys.campaign(campaignId), `round:${letter.chunkId}`, 1),
-    );
+    const round = await record.nextRound(campaignId, letter.chunkId);
     await deps.deliver.add(
       'deliver',
       { c: campaignId, k: letter.chunkId, n: chunks.get(letter.chunkId) ?? 0 },

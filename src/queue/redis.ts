@@ -5,6 +5,7 @@ import {
   isSelectError,
   RedisConnectionError,
 } from './redis-errors.js';
+import { defineScripts } from './scripts.js';
 
 export {
   classifyRedisError,
@@ -134,7 +135,8 @@ function watch(redis: Redis): void {
 }
 
 /**
- * The one way this service opens a Redis connection. `target` comes from
+ * The one way this service opens a Redis connection, with the service's Lua
+ * commands defined on it (scripts.ts). `target` comes from
  * loadClientConfig (`config.redis`); a bare URL is accepted for tools without
  * a password, with `extra.password` as the password.
  * @param extra more ioredis options (never host, user or password: they come from the target)
@@ -144,6 +146,7 @@ export function createRedis(target: RedisTarget | string, role: RedisRole, extra
   const resolved = typeof target === 'string' ? redisTarget(target, password) : target;
   const redis = new Redis({ ...redisOptionsFor(resolved, role), ...rest });
   watch(redis);
+  defineScripts(redis);
   return redis;
 }
 

@@ -2,7 +2,7 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createCampaignStore, type StoredCampaign } from './campaign-store.js';
 import type { DeadLetterData, DeliverJobData } from './deliver-queue.js';
-import type { Keys } from './keys.js';
+import { isCampaignJob, type Keys } from './keys.js';
 import { createLedger, decodeLedger, type FinalOutcome, finalOutcomes, isFinal } from './ledger.js';
 
 export type OutcomeCounts = Record<FinalOutcome | 'pending', number>;
@@ -29,9 +29,8 @@ async function jobCounts(
   deliver: Queue<DeliverJobData>,
   deadLetters: Queue<DeadLetterData>,
 ): Promise<CampaignStatus['jobs']> {
-  const prefix = `${id}.`;
   const count = async (q: Queue, types: Parameters<Queue['getRanges']>[0]) =>
-    (await q.getRanges(types, 0, -1)).filter((jobId) => jobId.startsWith(prefix)).length;
+    (await q.getRanges(types, 0, -1)).filter((jobId) => isCampaignJob(jobId, id)).length;
   const [waiting, active, delayed, failed, deadLettered] = await Promise.all([
     count(deliver, ['wait', 'prioritized']),
     count(deliver, ['active']),

@@ -21,6 +21,7 @@ import { ArchiveError, sevenZipFailure } from './archive-error.js';
 import {
   archiveMagic,
   checkListing,
+  type ListedEntry,
   type ListingLimits,
   parseListing,
   type Refusal,
@@ -56,14 +57,7 @@ const LISTING_BYTES_PER_ENTRY = 4096;
 const quiet = (format: ArchiveFormat) => ['-bd', '-bsp0', '-sccUTF-8', `-t${format}`];
 
 export function extractArchive(sevenZip: SevenZipInstance, request: ExtractRequest): ArchiveEntry[] {
-  const { path, format, password, limits, deadlineMs } = request;
-  const fail = (refusal: Refusal): ArchiveError =>
-    new ArchiveError(
-      refusal.code,
-      path,
-      refusal.reason,
-      refusal.entry === undefined ? {} : { entry: refusal.entry },
-    );
+  const { path, password, deadlineMs } = request;
   const checkTime = (): void => {
     if (Date.now() > deadlineMs)
       throw new ArchiveError('TIMEOUT', path, `gave up after ${request.timeoutMs} ms`);
@@ -75,6 +69,31 @@ export function extractArchive(sevenZip: SevenZipInstance, request: ExtractReque
 
   // 1. List, and refuse before extracting anything.
   checkTime();
+  const entries = listArchive(sevenZip, request, passwordSwitch);
+
+  // 2. Extract, each listed file into at most its declared size.
+  const files = entries.filter((e) => !e.isDirectory);
+  checkTime();
+  extractListed(sevenZip, request, passwordSwitch, files);
+
+  // 3. Only folders and the listed files; each one as declared.
+  return readExtracted(sevenZip, path, files);
+}
+
+/** Step 1: the archive's listing, every rule it can decide already checked. */
+function listArchive(
+  sevenZip: SevenZipInstance,
+  request: ExtractRequest,
+  passwordSwitch: string,
+): ListedEntry[] {
+  const { path, format, password, limits, deadlineMs } = request;
+  const fail = (refusal: Refusal): ArchiveError =>
+    new ArchiveError(
+      refusal.code,
+      path,
+      refusal.reason,
+      refusal.entry === undefined ? {} : { entry: refusal.entry },
+    );
   const listed = sevenZip.run(['l', '-slt', '-ba', ...quiet(format), passwordSwitch, '--', ARCHIVE], {
     deadlineMs,
     maxStdoutBytes: limits.maxEntries * LISTING_BYTES_PER_ENTRY + 64 * 1024,
@@ -97,15 +116,22 @@ export function extractArchive(sevenZip: SevenZipInstance, request: ExtractReque
   if (!Array.isArray(entries)) throw fail(entries);
   const refusal = checkListing(entries, limits, password !== undefined);
   if (refusal) throw fail(refusal);
+  return entries;
+}
 
-  // 2. Extract, each listed file into at most its declared size.
-  const files = entries.filter((e) => !e.isDirectory);
+/** Step 2: `x` into /out, each listed file allowed at most its declared size. */
+function extractListed(
+  sevenZip: SevenZipInstance,
+  request: ExtractRequest,
+  passwordSwitch: string,
+  files: ListedEntry[],
+): void {
+  const { path, format, password, deadlineMs } = request;
   const budget = new Map<string, number>();
   for (const file of files) {
     budget.set(`${OUT}/${file.path}`, file.size);
     budget.set(`${OUT}/${file.path.replaceAll('\\', '/')}`, file.size);
   }
-  checkTime();
   const extracted = sevenZip.run(
     ['x', ...quiet(format), '-bso0', passwordSwitch, `-o${OUT}`, '-y', '--', ARCHIVE],
     { deadlineMs, writeBudget: budget },
@@ -128,52 +154,13 @@ export function extractArchive(sevenZip: SevenZipInstance, request: ExtractReque
       encrypted: files.some((f) => f.encrypted),
     });
   }
+}
 
-  // 3. Only folders and the listed files; each one as declared.
+/** Step 3: /out holds only folders and the listed files; each is read, in listing order, and checked again. */
+function readExtracted(sevenZip: SevenZipInstance, path: string, files: ListedEntry[]): ArchiveEntry[] {
   const found = walk(sevenZip, path);
   const out: ArchiveEntry[] = [];
-  for (const file of files) {
-    const at = [`${OUT}/${file.path}`, `${OUT}/${file.path.replaceAll('\\', '/')}`].find((p) =>
-      found.delete(p),
-    );
-    if (at === undefined) {
-      throw new ArchiveError('CORRUPT', path, '7-Zip did not extract the listed entry', { entry: file.path });
-    }
-    const size = sevenZip.fs.stat(at).size;
-    if (size !== file.size) {
-      throw new ArchiveError(
-        'CORRUPT',
-        path,
-        `7-Zip extracted ${size} bytes where the listing declares ${file.size}`,
-        { entry: file.path },
-      );
-    }
-    // Copied once into a Buffer of its own (small ones share Node's pool, as plain files read do).
-    const data = Buffer.allocUnsafe(size);
-    const stream = sevenZip.fs.open(at, 'r');
-    try {
-      if (sevenZip.fs.read(stream, data, 0, size, 0) !== size) {
-        throw new ArchiveError('CORRUPT', path, '7-Zip extracted fewer bytes than it says', {
-          entry: file.path,
-        });
-      }
-    } finally {
-      sevenZip.fs.close(stream);
-    }
-    sevenZip.fs.unlink(at); // one copy at a time
-    if (file.crc !== undefined && crc32(data) !== file.crc) {
-      throw new ArchiveError('CORRUPT', path, 'the extracted data does not match the listed CRC', {
-        entry: file.path,
-      });
-    }
-    const magic = archiveMagic(data);
-    if (magic !== undefined) {
-      throw new ArchiveError('NESTED_ARCHIVE', path, `the entry is itself an archive (${magic} data)`, {
-        entry: file.path,
-      });
-    }
-    out.push({ name: file.path, data });
-  }
+  for (const file of files) out.push({ name: file.path, data: readEntry(sevenZip, path, file, found) });
   const extra = found.values().next();
   if (!extra.done) {
     throw new ArchiveError('UNSAFE_ENTRY', path, '7-Zip extracted a file the listing does not name', {
@@ -181,6 +168,52 @@ export function extractArchive(sevenZip: SevenZipInstance, request: ExtractReque
     });
   }
   return out;
+}
+
+/** One listed file's bytes, removed from `found` and from /out, checked against its size, CRC and magic. */
+function readEntry(sevenZip: SevenZipInstance, path: string, file: ListedEntry, found: Set<string>): Buffer {
+  const at = [`${OUT}/${file.path}`, `${OUT}/${file.path.replaceAll('\\', '/')}`].find((p) =>
+    found.delete(p),
+  );
+  if (at === undefined) {
+    throw new ArchiveError('CORRUPT', path, '7-Zip did not extract the listed entry', { entry: file.path });
+  }
+  const size = sevenZip.fs.stat(at).size;
+  if (size !== file.size) {
+    throw new ArchiveError(
+      'CORRUPT',
+      path,
+      `7-Zip extracted ${size} bytes where the listing declares ${file.size}`,
+      {
+        entry: file.path,
+      },
+    );
+  }
+  // Copied once into a Buffer of its own (small ones share Node's pool, as plain files read do).
+  const data = Buffer.allocUnsafe(size);
+  const stream = sevenZip.fs.open(at, 'r');
+  try {
+    if (sevenZip.fs.read(stream, data, 0, size, 0) !== size) {
+      throw new ArchiveError('CORRUPT', path, '7-Zip extracted fewer bytes than it says', {
+        entry: file.path,
+      });
+    }
+  } finally {
+    sevenZip.fs.close(stream);
+  }
+  sevenZip.fs.unlink(at); // one copy at a time
+  if (file.crc !== undefined && crc32(data) !== file.crc) {
+    throw new ArchiveError('CORRUPT', path, 'the extracted data does not match the listed CRC', {
+      entry: file.path,
+    });
+  }
+  const magic = archiveMagic(data);
+  if (magic !== undefined) {
+    throw new ArchiveError('NESTED_ARCHIVE', path, `the entry is itself an archive (${magic} data)`, {
+      entry: file.path,
+    });
+  }
+  return data;
 }
 
 /** The 7z method id of AES-256 + SHA-256 (7zAES). */

@@ -128,6 +128,20 @@ function compiledModule(): Promise<WasmModule> {
 
 type ImportFunction = (...args: unknown[]) => unknown;
 
+/** What the current run has collected and what stops it; reset at the start of each run. */
+interface RunState {
+  stdout: string[];
+  stdoutBytes: number;
+  stderr: string[];
+  stderrBytes: number;
+  maxStdoutBytes: number;
+  deadlineMs: number;
+  stop: StopRun | undefined;
+  memoryRefused: boolean;
+  budget: ReadonlyMap<string, number> | undefined;
+  written: Map<string, number>;
+}
+
 /** A fresh 7-Zip instance with its own memory and file system. Rejects when the module cannot be loaded. */
 export async function createSevenZip(options: SevenZipOptions = {}): Promise<SevenZipInstance> {
   const maxMemoryBytes = options.maxMemoryBytes ?? DEFAULT_MAX_MEMORY_BYTES;
@@ -137,108 +151,25 @@ export async function createSevenZip(options: SevenZipOptions = {}): Promise<Sev
   } catch (cause) {
     throw new SevenZipLoadError((cause as NodeJS.ErrnoException).code ?? String(cause), { cause });
   }
-  let stdout: string[] = [];
-  let stdoutBytes = 0;
-  let stderr: string[] = [];
-  let stderrBytes = 0;
-  let maxStdoutBytes = DEFAULT_MAX_STDOUT_BYTES;
-  let deadlineMs = Number.POSITIVE_INFINITY;
-  let stop: StopRun | undefined;
-  let memoryRefused = false;
+  const state: RunState = {
+    stdout: [],
+    stdoutBytes: 0,
+    stderr: [],
+    stderrBytes: 0,
+    maxStdoutBytes: DEFAULT_MAX_STDOUT_BYTES,
+    deadlineMs: Number.POSITIVE_INFINITY,
+    stop: undefined,
+    memoryRefused: false,
+    budget: undefined,
+    written: new Map<string, number>(),
+  };
   let broken = false;
 
-  const check = (): void => {
-    if (stop) throw stop;
-    if (Date.now() > deadlineMs) {
-      stop = new StopRun('timeout');
-      throw stop;
-    }
-  };
-  const guard =
-    (fn: ImportFunction): ImportFunction =>
-    (...args) => {
-      check();
-      return fn(...args);
-    };
-
-  const moduleOptions: Partial<SevenZipModuleOptions> & {
-    instantiateWasm(imports: WasmImports, receive: (instance: unknown, module: WasmModule) => void): unknown;
-  } = {
-    noExitRuntime: true,
-    // null is end of file to emscripten (the typings say number).
-    stdin: () => null as unknown as number,
-    print(line) {
-      stdoutBytes += Buffer.byteLength(line) + 1;
-      if (stdoutBytes > maxStdoutBytes) {
-        stop ??= new StopRun('stopped', 'stdout');
-        throw stop;
-      }
-      stdout.push(line);
-    },
-    printErr(line) {
-      if (stderrBytes >= STDERR_CAP_BYTES) return;
-      stderr.push(line);
-      stderrBytes += Buffer.byteLength(line) + 1;
-    },
-    instantiateWasm(imports, receive) {
-      const env: Record<string, unknown> = {};
-      for (const [name, value] of Object.entries(imports.env ?? {})) {
-        env[name] =
-          typeof value === 'function' && !UNWRAPPED.has(name) ? guard(value as ImportFunction) : value;
-      }
-      const resize = env.emscripten_resize_heap as (bytes: number) => boolean;
-      env.emscripten_resize_heap = (requested: number): boolean => {
-        if (requested >>> 0 > maxMemoryBytes) {
-          memoryRefused = true;
-          return false;
-        }
-        return resize(requested);
-      };
-      // The build imports the same functions under both module names.
-      const instance = new wasmApi.Instance(wasm, { env, wasi_snapshot_preview1: env });
-      receive(instance, wasm);
-      return instance.exports;
-    },
-  };
-  const module = await createModule(moduleOptions).catch((cause: unknown) => {
+  const module = await createModule(moduleOptionsFor(wasm, state, maxMemoryBytes)).catch((cause: unknown) => {
     throw new SevenZipLoadError(String((cause as Error).message ?? cause), { cause });
   });
   const fs = module.FS;
-
-  let budget: ReadonlyMap<string, number> | undefined;
-  const written = new Map<string, number>();
-  const write = fs.write.bind(fs);
-  fs.write = (stream, buffer, offset, length, position, canOwn) => {
-    const path = (stream as FSStream & { path?: string }).path ?? '';
-    if (budget !== undefined && path.startsWith('/out/')) {
-      const allowed = budget.get(path);
-      const total = (written.get(path) ?? 0) + length;
-      if (allowed === undefined || total > allowed) {
-        stop ??= new StopRun('stopped', path);
-        throw stop;
-      }
-      written.set(path, total);
-    }
-    return write(stream, buffer, offset, length, position, canOwn);
-  };
-
-  const removeUnder = (dir: string): void => {
-    let names: string[];
-    try {
-      names = fs.readdir(dir);
-    } catch {
-      return;
-    }
-    for (const name of names) {
-      if (name === '.' || name === '..') continue;
-      const path = `${dir}/${name}`;
-      const { mode } = fs.lstat(path);
-      if (fs.isDir(mode)) {
-        removeUnder(path);
-        fs.rmdir(path);
-      } else fs.unlink(path);
-    }
-  };
+  limitWrites(fs, state);
 
   const instance: SevenZipInstance = {
     fs,
@@ -247,16 +178,16 @@ export async function createSevenZip(options: SevenZipOptions = {}): Promise<Sev
     },
     run(args, runOptions) {
       if (broken) throw new Error('this 7-Zip instance is unusable after a stopped or crashed run');
-      stdout = [];
-      stderr = [];
-      stdoutBytes = 0;
-      stderrBytes = 0;
-      maxStdoutBytes = runOptions.maxStdoutBytes ?? DEFAULT_MAX_STDOUT_BYTES;
-      deadlineMs = runOptions.deadlineMs;
-      budget = runOptions.writeBudget;
-      written.clear();
-      stop = undefined;
-      memoryRefused = false;
+      state.stdout = [];
+      state.stderr = [];
+      state.stdoutBytes = 0;
+      state.stderrBytes = 0;
+      state.maxStdoutBytes = runOptions.maxStdoutBytes ?? DEFAULT_MAX_STDOUT_BYTES;
+      state.deadlineMs = runOptions.deadlineMs;
+      state.budget = runOptions.writeBudget;
+      state.written.clear();
+      state.stop = undefined;
+      state.memoryRefused = false;
       // emscripten's exit handler sets process.exitCode to 7-Zip's exit code: this process keeps its own.
       const savedExitCode = process.exitCode;
       let exitCode: number | null = null;
@@ -271,34 +202,14 @@ export async function createSevenZip(options: SevenZipOptions = {}): Promise<Sev
         } else thrown = err;
       } finally {
         process.exitCode = savedExitCode;
-        deadlineMs = Number.POSITIVE_INFINITY;
-        budget = undefined;
+        state.deadlineMs = Number.POSITIVE_INFINITY;
+        state.budget = undefined;
       }
-      const result: SevenZipResult = {
-        outcome: 'exited',
-        exitCode,
-        stdout: stdout.join('\n'),
-        stderr: stderr.join('\n'),
-        memoryRefused,
-      };
-      if (thrown !== undefined) {
-        broken = true;
-        result.exitCode = null;
-        if (thrown instanceof StopRun) {
-          result.outcome = thrown.reason;
-          if (thrown.detail !== undefined) result.stopReason = thrown.detail;
-        } else {
-          result.outcome = 'crashed';
-          result.crash =
-            typeof thrown === 'number'
-              ? 'an uncaught C++ exception'
-              : String((thrown as Error).message ?? thrown);
-        }
-      }
-      return result;
+      if (thrown !== undefined) broken = true;
+      return runResult(state, exitCode, thrown);
     },
     wipe() {
-      for (const dir of ['/in', '/out', '/tmp']) removeUnder(dir);
+      for (const dir of ['/in', '/out', '/tmp']) removeUnder(fs, dir);
       for (const dir of ['/in', '/out']) {
         try {
           fs.mkdir(dir);
@@ -310,4 +221,131 @@ export async function createSevenZip(options: SevenZipOptions = {}): Promise<Sev
   };
   instance.wipe();
   return instance;
+}
+
+/**
+ * The emscripten options: stdin at end of file, stdout and stderr collected
+ * into `state` (stdout within its cap), and every import but the ones that end
+ * the run wrapped to check the deadline and stop flag; heap growth past
+ * maxMemoryBytes is refused.
+ */
+function moduleOptionsFor(
+  wasm: WasmModule,
+  state: RunState,
+  maxMemoryBytes: number,
+): Partial<SevenZipModuleOptions> & {
+  instantiateWasm(imports: WasmImports, receive: (instance: unknown, module: WasmModule) => void): unknown;
+} {
+  const check = (): void => {
+    if (state.stop) throw state.stop;
+    if (Date.now() > state.deadlineMs) {
+      state.stop = new StopRun('timeout');
+      throw state.stop;
+    }
+  };
+  const guard =
+    (fn: ImportFunction): ImportFunction =>
+    (...args) => {
+      check();
+      return fn(...args);
+    };
+  return {
+    noExitRuntime: true,
+    // null is end of file to emscripten (the typings say number).
+    stdin: () => null as unknown as number,
+    print(line) {
+      state.stdoutBytes += Buffer.byteLength(line) + 1;
+      if (state.stdoutBytes > state.maxStdoutBytes) {
+        state.stop ??= new StopRun('stopped', 'stdout');
+        throw state.stop;
+      }
+      state.stdout.push(line);
+    },
+    printErr(line) {
+      if (state.stderrBytes >= STDERR_CAP_BYTES) return;
+      state.stderr.push(line);
+      state.stderrBytes += Buffer.byteLength(line) + 1;
+    },
+    instantiateWasm(imports, receive) {
+      const env: Record<string, unknown> = {};
+      for (const [name, value] of Object.entries(imports.env ?? {})) {
+        env[name] =
+          typeof value === 'function' && !UNWRAPPED.has(name) ? guard(value as ImportFunction) : value;
+      }
+      const resize = env.emscripten_resize_heap as (bytes: number) => boolean;
+      env.emscripten_resize_heap = (requested: number): boolean => {
+        if (requested >>> 0 > maxMemoryBytes) {
+          state.memoryRefused = true;
+          return false;
+        }
+        return resize(requested);
+      };
+      // The build imports the same functions under both module names.
+      const instance = new wasmApi.Instance(wasm, { env, wasi_snapshot_preview1: env });
+      receive(instance, wasm);
+      return instance.exports;
+    },
+  };
+}
+
+/** With a write budget set, a write under /out must go to a path it names and stay within its size, or the run stops. */
+function limitWrites(fs: FileSystem, state: RunState): void {
+  const write = fs.write.bind(fs);
+  fs.write = (stream, buffer, offset, length, position, canOwn) => {
+    const path = (stream as FSStream & { path?: string }).path ?? '';
+    if (state.budget !== undefined && path.startsWith('/out/')) {
+      const allowed = state.budget.get(path);
+      const total = (state.written.get(path) ?? 0) + length;
+      if (allowed === undefined || total > allowed) {
+        state.stop ??= new StopRun('stopped', path);
+        throw state.stop;
+      }
+      state.written.set(path, total);
+    }
+    return write(stream, buffer, offset, length, position, canOwn);
+  };
+}
+
+/** What a run did: its exit code, or why it was stopped or how it crashed when `thrown` is set. */
+function runResult(state: RunState, exitCode: number | null, thrown: unknown): SevenZipResult {
+  const result: SevenZipResult = {
+    outcome: 'exited',
+    exitCode,
+    stdout: state.stdout.join('\n'),
+    stderr: state.stderr.join('\n'),
+    memoryRefused: state.memoryRefused,
+  };
+  if (thrown !== undefined) {
+    result.exitCode = null;
+    if (thrown instanceof StopRun) {
+      result.outcome = thrown.reason;
+      if (thrown.detail !== undefined) result.stopReason = thrown.detail;
+    } else {
+      result.outcome = 'crashed';
+      result.crash =
+        typeof thrown === 'number'
+          ? 'an uncaught C++ exception'
+          : String((thrown as Error).message ?? thrown);
+    }
+  }
+  return result;
+}
+
+/** Removes everything under `dir` (which stays); a missing `dir` is nothing to do. */
+function removeUnder(fs: FileSystem, dir: string): void {
+  let names: string[];
+  try {
+    names = fs.readdir(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (name === '.' || name === '..') continue;
+    const path = `${dir}/${name}`;
+    const { mode } = fs.lstat(path);
+    if (fs.isDir(mode)) {
+      removeUnder(fs, path);
+      fs.rmdir(path);
+    } else fs.unlink(path);
+  }
 }

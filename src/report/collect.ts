@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { createAuditLog } from '../audit/audit-log.js';
 import { residentMessage } from '../campaign/message.js';
-import { createCampaignStore } from '../queue/campaign-store.js';
+import { createCampaignStore, type StoredCampaign, type StoredFile } from '../queue/campaign-store.js';
 import { iterateChunks } from '../queue/chunks.js';
 import type { Keyring } from '../queue/keyring.js';
 import type { Keys } from '../queue/keys.js';
@@ -57,24 +57,26 @@ function niceBucket(durationSec: number): number {
 const zero = (): Record<FinalOutcome, number> =>
   Object.fromEntries(finalOutcomes.map((o) => [o, 0])) as Record<FinalOutcome, number>;
 
-/**
- * Builds the follow-up report's figures. Counts come from the ledger's slot
- * records (one per valid recipient), so they add up to the valid recipients
- * by construction; Prometheus only adds the rate curve and latency percentiles.
- */
-export async function collectReport(deps: CollectDeps, campaignId: string): Promise<ReportData> {
-  const { redis, keys } = deps;
-  const store = createCampaignStore(redis, keys);
-  const stored = await store.get(campaignId);
-  if (!stored)
-    throw new ReportError(`no campaign with id ${campaignId} in Redis (check the id, or it was purged)`);
-  const [files, problems, chunks, auditLog] = await Promise.all([
-    store.files(campaignId),
-    store.problems(campaignId),
-    store.chunks(campaignId),
-    createAuditLog({ redis, keys }).read({ campaignId }),
-  ]);
+/** What one pass over a campaign's ledgers counts. */
+interface LedgerTally {
+  counts: Record<FinalOutcome, number>;
+  byReason: Map<string, ReasonCount>;
+  /** Recipients without a final outcome yet. */
+  pending: number;
+  retries: number;
+  /** First and last second (Unix) a sent outcome was recorded; first is +Infinity when none was. */
+  first: number;
+  last: number;
+  /** Sent outcomes per second (Unix). */
+  perSecond: Map<number, Record<FinalOutcome, number>>;
+}
 
+async function tallyLedgers(
+  redis: Redis,
+  keys: Keys,
+  campaignId: string,
+  chunks: Map<string, number>,
+): Promise<LedgerTally> {
   const counts = zero();
   const byReason = new Map<string, ReasonCount>();
   const dictionary = await readReasons(redis, keys, campaignId);
@@ -110,18 +112,25 @@ export async function collectReport(deps: CollectDeps, campaignId: string): Prom
       }
     }
   }
-  const outcomes: OutcomeCounts = { ...counts, pending };
-  const sent = finalOutcomes.reduce((n, o) => n + (o === 'cancelled' ? 0 : counts[o]), 0);
-  const started = Number.isFinite(first);
-  const durationSec = started ? last - first + 1 : undefined;
+  return { counts, byReason, pending, retries, first, last, perSecond };
+}
+
+/** The most outcomes recorded in any one second. */
+function peakPerSecond(perSecond: Map<number, Record<FinalOutcome, number>>): number {
   let peak = 0;
   for (const sec of perSecond.values())
     peak = Math.max(
       peak,
       finalOutcomes.reduce((n, o) => n + sec[o], 0),
     );
+  return peak;
+}
 
-  const bucketSec = niceBucket(durationSec ?? 60);
+/** The per-second counts summed into buckets of bucketSec, in time order. */
+function ledgerTimeline(
+  perSecond: Map<number, Record<FinalOutcome, number>>,
+  bucketSec: number,
+): TimelinePoint[] {
   const buckets = new Map<number, TimelinePoint>();
   for (const [t, sec] of perSecond) {
     const start = t - (t % bucketSec);
@@ -132,9 +141,87 @@ export async function collectReport(deps: CollectDeps, campaignId: string): Prom
     }
     for (const o of finalOutcomes) p.counts[o] += sec[o];
   }
+  return [...buckets.values()].sort((a, b) => a.t - b.t);
+}
+
+/** What is still open: recipients without an outcome, dead letters, uncertain ones. */
+function openItems(pending: number, deadLetters: number, uncertain: number): string[] {
+  const open: string[] = [];
+  if (pending > 0)
+    open.push(`${pending} mottagare har ännu inget slutligt utfall (utskicket pågår eller är pausat).`);
+  if (deadLetters > 0)
+    open.push(`${deadLetters} mottagare ligger i kön för misslyckade (dead letters) och kan skickas om.`);
+  if (uncertain > 0) open.push(`${uncertain} mottagare är osäkra och behöver kontrolleras manuellt.`);
+  return open;
+}
+
+function campaignSummary(d: StoredCampaign['definition']): ReportData['campaign'] {
+  const approval = d.approval!;
+  return {
+    title: d.title,
+    targetGroup: d.targetGroup,
+    orderer: d.orderer,
+    sender: d.sender,
+    unit: d.unit,
+    caseHandler: d.caseHandler,
+    subject: d.message.subject,
+    regionWide: d.regionWide,
+    approval: {
+      approvedBy: approval.approvedBy,
+      approvedAt: approval.approvedAt,
+      contentSha256: approval.contentSha256,
+      ...(approval.platformApprovalRef ? { platformApprovalRef: approval.platformApprovalRef } : {}),
+    },
+    unreachable: d.unreachable,
+  };
+}
+
+function fileSummaries(files: StoredFile[]): ReportData['files'] {
+  return files.map((f) => ({
+    name: f.name,
+    sha256: f.sha256,
+    valid: f.valid,
+    invalid: f.invalid,
+    duplicates: f.duplicates,
+    jobs: f.chunks.length,
+    enqueuedAt: f.enqueuedAt,
+  }));
+}
+
+/**
+ * Builds the follow-up report's figures. Counts come from the ledger's slot
+ * records (one per valid recipient), so they add up to the valid recipients
+ * by construction; Prometheus only adds the rate curve and latency percentiles.
+ */
+export async function collectReport(deps: CollectDeps, campaignId: string): Promise<ReportData> {
+  const { redis, keys } = deps;
+  const store = createCampaignStore(redis, keys);
+  const stored = await store.get(campaignId);
+  if (!stored)
+    throw new ReportError(`no campaign with id ${campaignId} in Redis (check the id, or it was purged)`);
+  const [files, problems, chunks, auditLog] = await Promise.all([
+    store.files(campaignId),
+    store.problems(campaignId),
+    store.chunks(campaignId),
+    createAuditLog({ redis, keys }).read({ campaignId }),
+  ]);
+
+  const { counts, byReason, pending, retries, first, last, perSecond } = await tallyLedgers(
+    redis,
+    keys,
+    campaignId,
+    chunks,
+  );
+  const outcomes: OutcomeCounts = { ...counts, pending };
+  const sent = finalOutcomes.reduce((n, o) => n + (o === 'cancelled' ? 0 : counts[o]), 0);
+  const started = Number.isFinite(first);
+  const durationSec = started ? last - first + 1 : undefined;
+  const peak = peakPerSecond(perSecond);
+
+  const bucketSec = niceBucket(durationSec ?? 60);
   let timeline: ReportData['timeline'] = {
     bucketSec,
-    points: [...buckets.values()].sort((a, b) => a.t - b.t),
+    points: ledgerTimeline(perSecond, bucketSec),
     source: 'ledger',
   };
   let latency: ReportData['latency'];
@@ -147,49 +234,18 @@ export async function collectReport(deps: CollectDeps, campaignId: string): Prom
   const deadLetters = await deps.deadLetters(campaignId);
   const complete = pending === 0;
   const state = stored.state === 'active' && complete ? 'done' : stored.state;
-  const open: string[] = [];
-  if (pending > 0)
-    open.push(`${pending} mottagare har ännu inget slutligt utfall (utskicket pågår eller är pausat).`);
-  if (deadLetters > 0)
-    open.push(`${deadLetters} mottagare ligger i kön för misslyckade (dead letters) och kan skickas om.`);
-  if (counts.uncertain > 0)
-    open.push(`${counts.uncertain} mottagare är osäkra och behöver kontrolleras manuellt.`);
+  const open = openItems(pending, deadLetters, counts.uncertain);
   const d = stored.definition;
-  const approval = d.approval!;
   return {
     generatedAt: new Date(deps.now?.() ?? Date.now()).toISOString(),
     campaignId,
-    campaign: {
-      title: d.title,
-      targetGroup: d.targetGroup,
-      orderer: d.orderer,
-      sender: d.sender,
-      unit: d.unit,
-      caseHandler: d.caseHandler,
-      subject: d.message.subject,
-      regionWide: d.regionWide,
-      approval: {
-        approvedBy: approval.approvedBy,
-        approvedAt: approval.approvedAt,
-        contentSha256: approval.contentSha256,
-        ...(approval.platformApprovalRef ? { platformApprovalRef: approval.platformApprovalRef } : {}),
-      },
-      unreachable: d.unreachable,
-    },
+    campaign: campaignSummary(d),
     state,
     ...(stored.stateReason && state !== 'active' && state !== 'done'
       ? { stateReason: stored.stateReason }
       : {}),
     complete,
-    files: files.map((f) => ({
-      name: f.name,
-      sha256: f.sha256,
-      valid: f.valid,
-      invalid: f.invalid,
-      duplicates: f.duplicates,
-      jobs: f.chunks.length,
-      enqueuedAt: f.enqueuedAt,
-    })),
+    files: fileSummaries(files),
     recipients: stored.recipients,
     outcomes,
     timing: started
