@@ -16,7 +16,7 @@
  * self-time modules and functions in the report.
  */
 import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { cpSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
@@ -131,6 +131,8 @@ await runCli('bench', async () => {
         stdio: 'inherit',
       },
     );
+    // As `npm run build` does: the Lua scripts are files the compiled code loads.
+    cpSync(join(root, 'src', 'queue', 'lua'), join(root, 'dist', 'src', 'queue', 'lua'), { recursive: true });
   }
   const workDir = await mkdtemp(join(tmpdir(), 'utskick-bench-'));
   const server = await startPrivateRedis();
