@@ -11,6 +11,7 @@ import {
   type DeliveryResult,
   type InboxClient,
   type MessageSpec,
+  type TlsRefusal,
 } from './types.js';
 
 /** Client certificate and trust for mutual TLS (PEM text or buffers). */
@@ -358,8 +359,16 @@ function settle(
     ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
     ...(httpStatus ? { httpStatus } : {}),
     mayHaveLanded: mayHaveLanded(observation),
+    ...(observation.transport === 'tls' ? { tlsRefusal: tlsRefusalOf(observation.transportCode) } : {}),
     ...(cause !== undefined ? { cause } : {}),
   });
+}
+
+/** Our verification of their certificate failed, or the handshake ended on their side (they refused ours). */
+export function tlsRefusalOf(code: string | undefined): TlsRefusal {
+  if (code !== undefined && (CERT_CODES.has(code) || code.startsWith('ERR_TLS_CERT')))
+    return 'their-certificate';
+  return 'our-certificate';
 }
 
 /** Classifies a POST that got no answer (transport failure or abort). */

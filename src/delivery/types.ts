@@ -56,6 +56,9 @@ export interface DeliveryResult {
  */
 export type DeliveryErrorKind = 'transient' | 'rate-limited' | 'stop-campaign';
 
+/** Whose certificate a failed TLS handshake refused. */
+export type TlsRefusal = 'their-certificate' | 'our-certificate';
+
 export class DeliveryError extends Error {
   readonly kind: DeliveryErrorKind;
   /** Stable code for logs and metrics, e.g. HTTP_503, TIMEOUT, ECONNREFUSED, Unauthorized. Never a decision's input. */
@@ -69,11 +72,23 @@ export class DeliveryError extends Error {
    * A resend may then be a second message in the inbox. Default false.
    */
   readonly mayHaveLanded: boolean;
+  /**
+   * For a TLS failure, whose certificate was refused: `their-certificate`
+   * (we could not verify the platform's: unknown CA, wrong host name,
+   * expired) or `our-certificate` (the handshake ended on their side).
+   */
+  readonly tlsRefusal: TlsRefusal | undefined;
   constructor(
     kind: DeliveryErrorKind,
     code: string,
     message: string,
-    options: { retryAfterMs?: number; httpStatus?: number; mayHaveLanded?: boolean; cause?: unknown } = {},
+    options: {
+      retryAfterMs?: number;
+      httpStatus?: number;
+      mayHaveLanded?: boolean;
+      tlsRefusal?: TlsRefusal;
+      cause?: unknown;
+    } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'DeliveryError';
@@ -82,6 +97,7 @@ export class DeliveryError extends Error {
     this.retryAfterMs = options.retryAfterMs;
     this.httpStatus = options.httpStatus;
     this.mayHaveLanded = options.mayHaveLanded ?? false;
+    this.tlsRefusal = options.tlsRefusal;
   }
   get retryable(): boolean {
     return this.kind !== 'stop-campaign';

@@ -43,7 +43,10 @@ export function stopReason(error: DeliveryError): string {
   if (error.httpStatus === 401 || error.httpStatus === 403) {
     return `the platform refused this system (HTTP ${error.httpStatus}, unauthorised): check the client certificate and that it is authorised for this service`;
   }
-  return `the TLS connection to the platform failed (${error.code}): its certificate was refused, or it refused ours; check INBOX_TLS_CA_FILE and the client certificate`;
+  if (error.tlsRefusal === 'their-certificate') {
+    return `the platform's certificate was refused (${error.code}): it is not signed by INBOX_TLS_CA_FILE's CA, is for another host name than INBOX_URL's, or has expired`;
+  }
+  return `the TLS handshake with the platform failed (${error.code}): the platform refused this system's client certificate; check INBOX_TLS_CERT_FILE and INBOX_TLS_KEY_FILE`;
 }
 
 export function createCampaignGate(deps: CampaignGateDeps): CampaignGate {

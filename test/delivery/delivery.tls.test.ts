@@ -4,6 +4,7 @@ import { defaultOutcomeTablePath } from '../../src/config/delivery.js';
 import { createInboxClient } from '../../src/delivery/inbox-client.js';
 import { loadOutcomeTable } from '../../src/delivery/outcome-table.js';
 import { DeliveryError, type MessageSpec } from '../../src/delivery/types.js';
+import { stopReason } from '../../src/dispatch/campaign-gate.js';
 import { syntheticPnr } from '../helpers/personnummer.js';
 import { makeTestPki, type StartedSimulator, startSimulator, type TestPki } from '../helpers/simulator.js';
 
@@ -72,6 +73,7 @@ describe('mutual TLS', () => {
     const err = await sendWith({ cert: pki.strangerCert, key: pki.strangerKey, ca: pki.ca });
     expect(err).toBeInstanceOf(DeliveryError);
     expect(err).toMatchObject({ kind: 'stop-campaign', code: 'HTTP_403', httpStatus: 403 });
+    expect(stopReason(err as DeliveryError)).toMatch(/^the platform refused this system \(HTTP 403/);
     expect((err as Error).message).toMatch(/client certificate refused/);
     expect(sim.stats().unauthorized).toBe(before.unauthorized + 1);
     expect(sim.stats().accepted).toBe(before.accepted);
@@ -87,7 +89,13 @@ describe('mutual TLS', () => {
   it('does not trust a server outside its CA: stop-campaign', async () => {
     const err = await sendWith({ cert: pki.clientCert, key: pki.clientKey, ca: pki.strangerCert });
     expect(err).toBeInstanceOf(DeliveryError);
-    expect(err).toMatchObject({ kind: 'stop-campaign' });
+    // We refused the platform's certificate: the pause reason must say so, not that it refused us.
+    expect(err).toMatchObject({
+      kind: 'stop-campaign',
+      tlsRefusal: 'their-certificate',
+      mayHaveLanded: false,
+    });
+    expect(stopReason(err as DeliveryError)).toMatch(/^the platform's certificate was refused/);
   });
 });
 
@@ -106,7 +114,8 @@ describe('mutual TLS refused at the handshake', () => {
   it('classifies the TLS alert as certificate refused: stop-campaign', async () => {
     const err = await sendWith({ cert: '', key: '', ca: pki.ca }, strict.url);
     expect(err).toBeInstanceOf(DeliveryError);
-    expect(err).toMatchObject({ kind: 'stop-campaign' });
+    expect(err).toMatchObject({ kind: 'stop-campaign', tlsRefusal: 'our-certificate', mayHaveLanded: false });
     expect((err as DeliveryError).code).toMatch(/^ERR_SSL_/);
+    expect(stopReason(err as DeliveryError)).toMatch(/the platform refused this system's client certificate/);
   });
 });
