@@ -9,8 +9,8 @@
  * entries that does not exist either: exit 1. Bad arguments: exit 2.
  */
 import type { AuditEntry } from '../src/audit/audit-log.js';
-import { printableAudit } from '../src/audit/sanitise.js';
 import { loadAuditConfig } from '../src/config/audit.js';
+import { printableName } from '../src/recipients/printable.js';
 import { campaignIdArg, exitCodes, parseCliArgs, runCli, UsageError } from './lib/cli.js';
 import { openRedis } from './lib/context.js';
 
@@ -39,7 +39,7 @@ function printableJson(value: unknown): string {
 /** One entry as one printable line: time, actor, action, campaign, details. */
 function line(e: AuditEntry): string {
   const cells = [e.at, e.actor, e.action, e.campaignId || '-', JSON.stringify(e.details)];
-  return cells.map((c) => printableAudit(c)).join('  ');
+  return cells.map((c) => printableName(c)).join('  ');
 }
 
 async function trim(): Promise<number> {

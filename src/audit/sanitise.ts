@@ -16,6 +16,8 @@
  *   undefined, non-finite numbers) is dropped.
  */
 
+import { printableName } from '../recipients/printable.js';
+
 export type AuditValue = string | number | boolean | null | AuditValue[] | { [key: string]: AuditValue };
 export type AuditDetails = { [key: string]: AuditValue };
 
@@ -35,31 +37,6 @@ const keyShape = /^[A-Za-z][A-Za-z0-9_.-]{0,39}$/;
 const sha256Hex = /^[0-9a-f]{64}$/i;
 /** The organisation number of an HSA-id (SE2321000032-1003): ten digits after SE, a dash, a short suffix. Not personal. */
 const hsaOrgNumber = /^\d{10}(?:-\d{4})?$/;
-
-function needsEscape(c: number): boolean {
-  return (
-    c < 0x20 ||
-    (c >= 0x7f && c <= 0x9f) ||
-    c === 0x061c ||
-    c === 0x200e ||
-    c === 0x200f ||
-    (c >= 0x2028 && c <= 0x202e) ||
-    (c >= 0x2066 && c <= 0x2069) ||
-    c === 0xfeff
-  );
-}
-
-/** Control and format characters as escapes, a lone surrogate as U+FFFD: one printable line. */
-export function printableAudit(value: string): string {
-  let out = '';
-  for (const ch of value) {
-    const c = ch.codePointAt(0)!;
-    if (c >= 0xd800 && c <= 0xdfff) out += '\ufffd';
-    else if (!needsEscape(c)) out += ch;
-    else out += c <= 0xff ? `\\x${c.toString(16).padStart(2, '0')}` : `\\u${c.toString(16).padStart(4, '0')}`;
-  }
-  return out;
-}
 
 /**
  * Every run of 6 or more digits masked with `*` (a personnummer's date and,
@@ -81,7 +58,7 @@ function cut(value: string, max: number): string {
 /** One string as the audit trail may hold it: printable, masked, at most `maxStringChars`. */
 export function auditString(value: string): string {
   if (sha256Hex.test(value)) return value.toLowerCase();
-  return cut(printableAudit(maskDigitRunsAudit(value)), auditLimits.maxStringChars);
+  return cut(printableName(maskDigitRunsAudit(value)), auditLimits.maxStringChars);
 }
 
 export function isSensitiveKey(key: string): boolean {
