@@ -240,10 +240,14 @@ async function run(command: string, call: Call): Promise<number> {
   if (command === 'acl') return acl(call);
   const handler = withRedis[command as keyof typeof withRedis];
   const ctx = await openContext(process.env);
+  const since = ctx.durability.epoch();
   try {
     // A user that may not append to the audit log is refused before the first change.
     if (command !== 'status') await ctx.audit.assertWritable();
-    return await handler(ctx, call);
+    const code = await handler(ctx, call);
+    // With Sentinels: a pause, resume or cancel is on a replica before we say it is done.
+    if (command !== 'status') await ctx.confirmWrites(since, `the ${command}`);
+    return code;
   } catch (err) {
     if (err instanceof CampaignStoreError || err instanceof TestSendError) {
       process.stderr.write(`campaign: ${err.message}\n`);

@@ -33,6 +33,7 @@ await runCli('dlq', async () => {
     campaignIdArg(values.campaign, `${command} --campaign`);
   const actor = command === 'list' ? '' : actorArg(values.by);
   const ctx = await openContext(process.env);
+  const since = ctx.durability.epoch();
   try {
     const deps = { ...ctx, jobPolicy: ctx.config.jobPolicy };
     // redrive and discard change several things: another role is refused before the first.
@@ -74,6 +75,7 @@ await runCli('dlq', async () => {
     } else if (command === 'discard') {
       const r = await discardDeadLetters(deps, values.campaign!);
       await record('dlq.discard', { letters: r.letters, recipients: r.recipients });
+      await ctx.confirmWrites(since, 'the discard');
       process.stdout.write(
         values.json
           ? `${JSON.stringify({ campaignId: values.campaign, ...r })}\n`
@@ -82,6 +84,7 @@ await runCli('dlq', async () => {
     } else {
       const r = await redriveDeadLetters(deps, values.campaign!);
       await record('dlq.redrive', { jobs: r.jobs, recipients: r.recipients });
+      await ctx.confirmWrites(since, 'the redrive');
       process.stdout.write(
         values.json
           ? `${JSON.stringify({ campaignId: values.campaign, ...r })}\n`

@@ -138,6 +138,7 @@ await runCli('enqueue', async () => {
 
   // Connected only now: a bad REDIS_URL or login is one line naming REDIS_URL (exit 2), an outage exit 1.
   const ctx = await openContext(process.env);
+  const since = ctx.durability.epoch();
   try {
     // A user that may not append to the audit log is refused before anything is written.
     await ctx.audit.assertWritable();
@@ -159,6 +160,8 @@ await runCli('enqueue', async () => {
       throw err;
     }
     await recordEnqueue(ctx.audit, actor, campaign, enqueueDetails(result, flags));
+    // With Sentinels: the chunks, the jobs and the audit entry are on a replica before we say so.
+    await ctx.confirmWrites(since, 'the enqueue');
     if (values.json) printJson(result);
     else printHuman(result, values.paused);
     return result.status === 'rejected' ? exitCodes.failed : exitCodes.ok;

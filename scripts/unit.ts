@@ -33,7 +33,8 @@ await runCli('unit', async () => {
   }
   if (command === 'activate' && !values.name) throw new UsageError(`activate needs --name\n${usage}`);
   const actor = command === 'list' ? '' : actorArg(values.by);
-  const { redis, keys, audit, close } = await openRedis(process.env);
+  const { redis, keys, audit, close, durability, confirmWrites } = await openRedis(process.env);
+  const since = durability.epoch();
   try {
     if (command === 'activate') {
       await audit.assertWritable();
@@ -43,11 +44,13 @@ await runCli('unit', async () => {
         activatedAt: new Date().toISOString(),
       });
       await audit.record({ actor, action: 'unit.activate', details: { hsaId, name: values.name } });
+      await confirmWrites(since, 'the activation');
       process.stdout.write(`unit ${hsaId} (${values.name}) is active\n`);
     } else if (command === 'deactivate') {
       await audit.assertWritable();
       const removed = await deactivateUnit(redis, keys, hsaId!);
       await audit.record({ actor, action: 'unit.deactivate', details: { hsaId, wasActive: removed } });
+      await confirmWrites(since, 'the deactivation');
       process.stdout.write(
         removed ? `unit ${hsaId} is no longer active\n` : `unit ${hsaId} was not active\n`,
       );

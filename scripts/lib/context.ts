@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { AuditLog } from '../../src/audit/audit-log.js';
@@ -7,8 +8,9 @@ import {
   type DeadLetterData,
   type DeliverJobData,
 } from '../../src/queue/deliver-queue.js';
+import { type Durability, durabilityFor } from '../../src/queue/durability.js';
 import { createKeys, type Keys, queueNames } from '../../src/queue/keys.js';
-import { connectOrExplain, createRedis } from '../../src/queue/redis.js';
+import { connectOrExplain, createRedis, RedisConnectionError } from '../../src/queue/redis.js';
 import { cliAuditLog, cliAuditLogger } from './audit.js';
 
 export interface CliRedis {
@@ -17,7 +19,48 @@ export interface CliRedis {
   keys: Keys;
   /** The audit log on this connection (each entry also to AUDIT_LOG_FILE when set). */
   audit: AuditLog;
+  /** With Sentinels, WAIT for a replica (durability.ts); nothing for a single node. */
+  durability: Durability;
+  /**
+   * Returns once a replica holds every write made on this connection since
+   * `since` (durability.epoch() before the first of them), or no replica
+   * could take over. Throws RedisConnectionError REDIS_UNREACHABLE (exit 1)
+   * naming `what` when none confirms within a deadline, or the connection was
+   * lost before one could: the command is then to be run again.
+   */
+  confirmWrites(since: number, what: string): Promise<void>;
   close(): Promise<void>;
+}
+
+/** How long a command waits for a replica to confirm its writes before it gives up. */
+const CONFIRM_DEADLINE_MS = 30_000;
+
+async function confirmWrites(
+  durability: Durability,
+  config: ClientConfig,
+  since: number,
+  what: string,
+): Promise<void> {
+  if (!durability.waits) return;
+  const end = Date.now() + CONFIRM_DEADLINE_MS;
+  const where = config.redis.where;
+  for (let attempt = 1; ; attempt++) {
+    const why = await durability.confirm(since);
+    if (why === undefined) return;
+    if (why === 'reconnected') {
+      throw new RedisConnectionError(
+        'REDIS_UNREACHABLE',
+        `${where}: the connection to the primary was lost before a replica held ${what}; a failover may have dropped it: run the same command again (it writes only what is missing)`,
+      );
+    }
+    if (Date.now() >= end) {
+      throw new RedisConnectionError(
+        'REDIS_UNREACHABLE',
+        `${where}: no replica confirmed ${what} within ${CONFIRM_DEADLINE_MS / 1000} s; it is on the primary only, and a failover now could lose it: run the same command again once the replica is back`,
+      );
+    }
+    await delay(Math.min(200 * attempt, 2000));
+  }
 }
 
 export interface CliContext extends CliRedis {
@@ -43,11 +86,14 @@ export async function openRedis(env: NodeJS.ProcessEnv): Promise<CliRedis> {
     redis.disconnect();
     throw err;
   }
+  const durability = durabilityFor(config.redis, redis, { timeoutMs: config.waitTimeoutMs });
   return {
     config,
     redis,
     keys,
     audit: cliAuditLog(redis, keys, auditLogger),
+    durability,
+    confirmWrites: (since, what) => confirmWrites(durability, config, since, what),
     async close() {
       redis.disconnect();
     },

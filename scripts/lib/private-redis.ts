@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 
 /**
  * A redis-server of its own on 127.0.0.1, a free port and a temporary
@@ -29,6 +29,17 @@ export interface PrivateRedisOptions {
   stopTimeoutMs?: number;
   /** The server binary. Default 'redis-server' on PATH. */
   binary?: string;
+  /**
+   * redis.conf text, written with mode 0600 to `redis.conf` in the temp dir
+   * (itself mode 0700) once, and loaded before the command-line arguments.
+   * The place for secrets (requirepass, masterauth, sentinel auth-pass): none
+   * of it shows on the process's command line. Redis may rewrite the file
+   * (CONFIG REWRITE, Sentinel state); restarts keep the rewritten one.
+   * Default none (no config file).
+   */
+  config?: string;
+  /** The password the start-up PING authenticates with, when `config` sets requirepass. Default none. */
+  password?: string;
 }
 
 const live = new Set<ChildProcess>();
@@ -121,13 +132,21 @@ function maskUrl(url: string): string {
 }
 
 export async function redisAnswers(url: string, connectTimeoutMs = 1000): Promise<boolean> {
-  const r = new Redis(url, {
+  return answersPing(new Redis(url, oneTry(connectTimeoutMs)));
+}
+
+/** Client options for one quick try: no retries, no offline queue. */
+function oneTry(connectTimeoutMs: number): RedisOptions {
+  return {
     lazyConnect: true,
     maxRetriesPerRequest: 0,
     enableOfflineQueue: false,
     retryStrategy: () => null,
     connectTimeout: connectTimeoutMs,
-  });
+  };
+}
+
+async function answersPing(r: Redis): Promise<boolean> {
   r.on('error', () => {});
   try {
     await r.connect();
@@ -139,7 +158,8 @@ export async function redisAnswers(url: string, connectTimeoutMs = 1000): Promis
   }
 }
 
-const pingOnce = (port: number) => redisAnswers(`redis://127.0.0.1:${port}`, 500);
+const pingOnce = (port: number, password: string | undefined) =>
+  answersPing(new Redis({ ...oneTry(500), host: '127.0.0.1', port, password }));
 
 export class PrivateRedis {
   readonly port: number;
@@ -156,6 +176,14 @@ export class PrivateRedis {
     sweepStaleDirs();
     this.dir = mkdtempSync(join(tmpdir(), DIR_PREFIX));
     writeFileSync(join(this.dir, 'owner.pid'), String(process.pid));
+    if (options.config !== undefined) {
+      writeFileSync(this.configFile!, options.config, { mode: 0o600 });
+    }
+  }
+
+  /** The config file in the temp dir when `config` was given. */
+  get configFile(): string | undefined {
+    return this.options.config === undefined ? undefined : join(this.dir, 'redis.conf');
   }
 
   get url(): string {
@@ -185,6 +213,8 @@ export class PrivateRedis {
     if (this.child) return;
     const o = this.options;
     const args = [
+      // A config file must be the first argument; the options after it override it.
+      ...(this.configFile === undefined ? [] : [this.configFile]),
       '--port',
       String(this.port),
       '--bind',
@@ -228,7 +258,7 @@ export class PrivateRedis {
     const deadline = Date.now() + (o.startTimeoutMs ?? 10_000);
     while (Date.now() < deadline) {
       if (gone || spawnError) break;
-      if (await pingOnce(this.port)) return;
+      if (await pingOnce(this.port, o.password)) return;
       await delay(50);
     }
     const why = spawnError

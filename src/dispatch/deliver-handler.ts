@@ -84,6 +84,8 @@ interface OpenChunk {
   numbers: string[];
   /** Slots without a final outcome. */
   open: number[];
+  /** Each slot's call count when the job read the ledger. */
+  calls: number[];
 }
 
 /**
@@ -101,14 +103,15 @@ export function createDeliverHandler(deps: DispatchDeps, options: DispatchOption
   const senderFor = senderCache(deps.inbox);
   const runnerDeps: JobRunnerDeps = { ...deps, now, pausedRecheckMs: options.pausedRecheckMs };
 
-  function portsFor(view: CampaignView, scope: JobScope, run: JobRun, counted: Counted): AttemptPorts {
+  function portsFor(chunk: OpenChunk, scope: JobScope, run: JobRun, counted: Counted): AttemptPorts {
+    const { view } = chunk;
     const rate = view.definition.ratePerSecond;
     const request: RateRequest = {
       globalPerSecond: options.ratePerSecond,
       ...(rate ? { campaign: { id: scope.campaignId, perSecond: rate } } : {}),
     };
     return {
-      ledger: jobLedger(deps.ledger, scope, counted),
+      ledger: jobLedger(deps.ledger, scope, counted, chunk.calls),
       limiter: jobLimiter(deps.limiter, request, deps.metrics),
       permits: deps.permits,
       sender: jobSender(senderFor(view), deps.metrics, () => run.summary.calls++),
@@ -142,7 +145,7 @@ export function createDeliverHandler(deps: DispatchDeps, options: DispatchOption
     const chunk = await openChunk(deps, gate, scope, run, log);
     if (!chunk) return run.summary;
     const counted = countedFor(run, deps.metrics);
-    const ports = portsFor(chunk.view, scope, run, counted);
+    const ports = portsFor(chunk, scope, run, counted);
     const retry = { options, deps: retryDeps(scope.campaignId) };
     const context: DriverContext = { scope, numbers: chunk.numbers, ports, gate, retry, run, counted, log };
     const taken = await runCallLoops(chunk.open, options.callsPerJob, run, createRecipientDriver(context));
@@ -216,7 +219,7 @@ async function openChunk(
   const slots = await deps.ledger.read(campaignId, chunkId, numbers.length);
   const open = slots.flatMap((s, i) => (isFinal(s.state) ? [] : [i]));
   log.info({ recipients: numbers.length, open: open.length }, 'job started');
-  return { view, numbers, open };
+  return { view, numbers, open, calls: slots.map((s) => s.calls) };
 }
 
 function handleOf(job: Job<DeliverJobData>, token: string | undefined): JobHandle {

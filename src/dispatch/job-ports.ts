@@ -1,8 +1,8 @@
 import { type CampaignSender, DeliveryError } from '../delivery/types.js';
 import type { Metrics } from '../metrics/registry.js';
-import type { FinalOutcome, Ledger } from '../queue/ledger.js';
+import type { FinalOutcome, Ledger, MarkOptions as LedgerMarkOptions, MarkResult } from '../queue/ledger.js';
 import type { RateLimiter, RateRequest } from '../queue/rate-limiter.js';
-import type { AttemptLedger, AttemptLimiter, AttemptPorts } from './recipient-attempt.js';
+import type { AttemptLedger, AttemptLimiter, AttemptPorts, MarkOptions } from './recipient-attempt.js';
 
 /**
  * The recipient attempt's ports as one job sees them: its chunk and lock
@@ -20,13 +20,46 @@ export interface JobScope {
 /** Counts a final outcome once it is recorded (not when the slot had one already). */
 export type Counted = (outcome: FinalOutcome, recorded: boolean) => void;
 
-export function jobLedger(ledger: Ledger, scope: JobScope, counted: Counted): AttemptLedger {
+/**
+ * The ledger bound to one job's chunk and lock. It keeps each slot's call
+ * count as the job knows it (from its read at the start, then its own marks
+ * and releases), so a mark written again after a failover is recognised as
+ * the same mark (ledger.ts, MarkOptions.expectCalls).
+ */
+export function jobLedger(
+  ledger: Ledger,
+  scope: JobScope,
+  counted: Counted,
+  callsBefore: readonly number[],
+): AttemptLedger {
   const { campaignId, chunkId, lock } = scope;
+  const calls = [...callsBefore];
+  const expecting = (slot: number, options: MarkOptions): LedgerMarkOptions => ({
+    ...options,
+    ...(calls[slot] !== undefined ? { expectCalls: calls[slot] } : {}),
+  });
+  const marked = (slot: number, mark: MarkResult) => {
+    if (mark.kind === 'go' && calls[slot] !== undefined) calls[slot] = Math.min(calls[slot] + 1, 255);
+    return mark;
+  };
   return {
-    mark: (slot, options) => ledger.markInflight(campaignId, chunkId, slot, lock, options),
+    async mark(slot, options) {
+      return marked(
+        slot,
+        await ledger.markInflight(campaignId, chunkId, slot, lock, expecting(slot, options)),
+      );
+    },
     async recordAndMark(answered, slot, options) {
-      const both = await ledger.recordAndMark(campaignId, chunkId, answered, slot, lock, options);
+      const both = await ledger.recordAndMark(
+        campaignId,
+        chunkId,
+        answered,
+        slot,
+        lock,
+        expecting(slot, options),
+      );
       counted(answered.outcome, both.recorded);
+      marked(slot, both.mark);
       return both;
     },
     async record({ slot, outcome, reason }, nowSec) {
@@ -34,7 +67,11 @@ export function jobLedger(ledger: Ledger, scope: JobScope, counted: Counted): At
       counted(outcome, recorded);
       return recorded;
     },
-    release: (slot, callMade) => ledger.release(campaignId, chunkId, slot, callMade),
+    async release(slot, callMade) {
+      const released = await ledger.release(campaignId, chunkId, slot, callMade);
+      if (released && !callMade && calls[slot] !== undefined && calls[slot] > 0) calls[slot]--;
+      return released;
+    },
   };
 }
 

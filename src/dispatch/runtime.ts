@@ -18,6 +18,7 @@ import {
   type DeadLetterData,
   type DeliverJobData,
 } from '../queue/deliver-queue.js';
+import { durabilityFor } from '../queue/durability.js';
 import { createKeys, type Keys, queueNames } from '../queue/keys.js';
 import { createLedger, type Ledger } from '../queue/ledger.js';
 import { createRateLimiter } from '../queue/rate-limiter.js';
@@ -32,6 +33,7 @@ import { createDeliverHandler, type DispatchDeps, type JobSummary } from './deli
 import { warmUpCallPath } from './warm-up.js';
 import {
   auditLogger,
+  durabilityEvents,
   jobCountSource,
   openConnections,
   retentionSweep,
@@ -86,13 +88,17 @@ export class DeliveryWorker {
     this.ownsConnections = !deps.redis;
     this.connections = deps.redis ?? openConnections(config);
     this.data = this.connections.data;
-    this.outage = createOutageLog(config.client.redis.url, logger);
+    this.outage = createOutageLog(config.client.redis, logger);
     this.watchConnections();
     const keys = createKeys(config.client.prefix);
     this.keys = keys;
     this.audit = createAuditLog({ redis: this.data, keys, logger: auditLogger(logger) });
     const store = createCampaignStore(this.data, keys);
-    const ledger = createLedger(this.data, keys);
+    const durability = durabilityFor(config.client.redis, this.data, {
+      timeoutMs: config.client.waitTimeoutMs,
+      events: durabilityEvents(logger, () => this.metrics),
+    });
+    const ledger = createLedger(this.data, keys, durability);
     const deliverQueue = createDeliverQueue(this.connections.queues, keys);
     const deadLetters = createDeadLetterQueue(this.connections.queues, keys);
     for (const q of [deliverQueue, deadLetters]) q.on('error', this.onRedisError('queue connection error'));
@@ -268,7 +274,7 @@ export class DeliveryWorker {
       await assertWorkerUser(this.data, this.keys);
       await this.audit.assertWritable();
     } catch (err) {
-      throw isRedisClientFailure(err) ? explainRedisError(err, target.url) : err;
+      throw isRedisClientFailure(err) ? explainRedisError(err, target) : err;
     }
   }
 

@@ -3,9 +3,10 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { SystemAuditInput } from '../audit/audit-log.js';
 import type { WorkerConfig } from '../config/worker.js';
-import type { JobCountSource } from '../metrics/registry.js';
+import type { JobCountSource, Metrics } from '../metrics/registry.js';
 import type { CampaignStore } from '../queue/campaign-store.js';
 import type { DeadLetterData, DeliverJobData } from '../queue/deliver-queue.js';
+import type { DurabilityEvents } from '../queue/durability.js';
 import { type Keys, queueNames } from '../queue/keys.js';
 import { finalOutcomes, type Ledger } from '../queue/ledger.js';
 import { purgeExpired } from '../queue/purge.js';
@@ -117,4 +118,44 @@ export function retentionSweep(parts: {
 export function auditLogger(logger: Logger): Logger {
   if (logger.level === 'silent' || logger.isLevelEnabled('info')) return logger;
   return logger.child({}, { level: 'info' });
+}
+
+/**
+ * Counts writes that were not durable (metrics) and says so in the log, at
+ * most once per `everyMs` for each kind, with how many were not logged.
+ */
+export function durabilityEvents(logger: Logger, metrics: () => Metrics, everyMs = 10_000): DurabilityEvents {
+  const last = new Map<string, { at: number; unlogged: number }>();
+  const say = (kind: string, line: (unlogged: number) => void) => {
+    const now = Date.now();
+    const seen = last.get(kind);
+    if (seen && now - seen.at < everyMs) {
+      seen.unlogged++;
+      return;
+    }
+    line(seen?.unlogged ?? 0);
+    last.set(kind, { at: now, unlogged: 0 });
+  };
+  return {
+    notDurable(reason, attempt) {
+      metrics().redisNotDurable.inc({ reason: reason === 'no-ack' ? 'no_ack' : 'reconnected' });
+      say(reason, (unlogged) =>
+        logger.warn(
+          { reason, attempt, notLogged: unlogged },
+          reason === 'no-ack'
+            ? 'no replica acknowledged a ledger write in time; no call goes out until one does (writing it again)'
+            : 'the Redis connection was lost before a replica acknowledged a ledger write; writing it again',
+        ),
+      );
+    },
+    alone() {
+      metrics().redisAlone.inc();
+      say('alone', (unlogged) =>
+        logger.warn(
+          { notLogged: unlogged },
+          'no replica could take over from the Redis primary: writes are as safe as on a single node until a replica is back',
+        ),
+      );
+    },
+  };
 }

@@ -34,6 +34,8 @@ export interface Metrics {
   deadLettered: Counter<'campaign'>;
   autoPauses: Counter<'campaign' | 'reason'>;
   jobsProcessed: Counter<'result'>;
+  redisNotDurable: Counter<'reason'>;
+  redisAlone: Counter;
 }
 
 export function createMetrics(source?: JobCountSource, options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -106,6 +108,17 @@ export function createMetrics(source?: JobCountSource, options: { defaultMetrics
       name: 'utskick_jobs_processed_total',
       help: 'Delivery jobs this worker finished, by result (completed, retry, dead_lettered, delayed, lock_lost).',
       labelNames: ['result'],
+      registers,
+    }),
+    redisNotDurable: new Counter({
+      name: 'utskick_redis_writes_not_durable_total',
+      help: 'Ledger writes found not durable and written again: no replica acknowledged them in time (no_ack), or the connection was lost before it could (reconnected). No call goes out meanwhile.',
+      labelNames: ['reason'],
+      registers,
+    }),
+    redisAlone: new Counter({
+      name: 'utskick_redis_writes_unreplicated_total',
+      help: 'Writes taken as durable on the primary alone, because no replica could be promoted (after a failover that used the only replica, or with every replica down).',
       registers,
     }),
   };

@@ -7,7 +7,7 @@ import { type Keys, queueNames } from './keys.js';
 const caseHandlerCommands =
   '-@all +@string +@hash +@list +@set +@sortedset +@stream -sort -sort_ro +del +unlink +exists +type +ttl +pttl ' +
   '+expire +pexpire +expireat +pexpireat +persist +eval +evalsha +eval_ro +evalsha_ro +multi +exec +discard ' +
-  '+watch +unwatch +ping +echo +hello +auth +quit +reset +time +info +client|setname +client|getname +client|id';
+  '+watch +unwatch +wait +ping +echo +hello +auth +quit +reset +time +info +client|setname +client|getname +client|id';
 
 /**
  * The ACL selector on the audit log (one argument, as ACL SETUSER takes it):

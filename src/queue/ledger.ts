@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { type Durability, noDurability } from './durability.js';
 import type { Keys } from './keys.js';
 import {
   type FinalOutcome,
@@ -90,6 +91,19 @@ export type MarkResult =
   | { kind: 'parked' }
   | { kind: 'lock-lost' };
 
+/** How to mark: what to do with a slot found in flight, the time, and what the job knows of the slot. */
+export interface MarkOptions {
+  /** ON_UNCERTAIN=resend: a slot found in flight is sent again rather than parked. */
+  resendUncertain: boolean;
+  nowSec: number;
+  /**
+   * The slot's call count before this mark, as the job holding the chunk
+   * knows it: a slot found in flight with one call more is this very mark,
+   * written again after a failover, not a crash. Leave out when unknown.
+   */
+  expectCalls?: number;
+}
+
 export interface Ledger {
   read(campaignId: string, chunkId: string, slots: number): Promise<SlotRecord[]>;
   /** Marks a slot in flight if the job still holds its lock (token '' skips that check). */
@@ -98,7 +112,7 @@ export interface Ledger {
     chunkId: string,
     slot: number,
     lock: { key: string; token: string },
-    options: { resendUncertain: boolean; nowSec: number },
+    options: MarkOptions,
   ): Promise<MarkResult>;
   /**
    * `record` of one slot and `markInflight` of the next slot of the same chunk,
@@ -110,7 +124,7 @@ export interface Ledger {
     answered: Answered,
     slot: number,
     lock: { key: string; token: string },
-    options: { resendUncertain: boolean; nowSec: number },
+    options: MarkOptions,
   ): Promise<{ recorded: boolean; mark: MarkResult }>;
   /** Records a final outcome (with the platform's reason text, if any); false if the slot already had one. */
   record(
@@ -178,48 +192,82 @@ async function readCounts(
   return out;
 }
 
-export function createLedger(redis: Redis, keys: Keys): Ledger {
+/**
+ * The ledger on `redis`. Every write goes through `durability` (durability.ts):
+ * with Sentinels, a write is done only when a replica holds it, and is written
+ * again when a failover may have lost it. So every write here is idempotent:
+ * a recorded outcome is not recorded twice (and counted once), a mark given
+ * `expectCalls` is not made twice, a release of a slot not in flight does nothing.
+ */
+export function createLedger(redis: Redis, keys: Keys, durability: Durability = noDurability): Ledger {
   defineScripts(redis);
-  const lockArgs = (lock: { token: string }, options: { resendUncertain: boolean }) =>
-    [lock.token, options.resendUncertain ? '1' : '0'] as const;
+  const lockArgs = (lock: { token: string }, options: MarkOptions) =>
+    [lock.token, options.resendUncertain ? '1' : '0', options.expectCalls ?? ''] as const;
+  /** Runs an idempotent script until durable; `merge` folds each run's answer into one. */
+  async function durably<T>(run: () => Promise<T>, merge: (a: T, b: T) => T): Promise<T> {
+    let merged: T | undefined;
+    const last = await durability.durable(async () => {
+      const got = await run();
+      merged = merged === undefined ? got : merge(merged, got);
+      return got;
+    });
+    return merged ?? last;
+  }
+  /** The last answer: the state now (a mark made again says what the slot is). */
+  const latest = <T>(_: T, b: T) => b;
+  /** Done if any run did it: a run after a lost write does it, one after a kept write finds it done. */
+  const any = (a: number, b: number) => Math.max(a, b);
   return {
     async read(campaignId, chunkId, slots) {
       return decodeLedger(await redis.getBuffer(keys.ledger(campaignId, chunkId)), slots);
     },
     async markInflight(campaignId, chunkId, slot, lock, options) {
-      const [token, resend] = lockArgs(lock, options);
-      const res = await runScript<number>(
-        redis,
-        'ledgerMarkInflight',
-        [keys.ledger(campaignId, chunkId), keys.outcomes(campaignId), lock.key],
-        [slot, token, options.nowSec, resend],
+      const [token, resend, expect] = lockArgs(lock, options);
+      const res = await durably(
+        () =>
+          runScript<number>(
+            redis,
+            'ledgerMarkInflight',
+            [keys.ledger(campaignId, chunkId), keys.outcomes(campaignId), lock.key],
+            [slot, token, options.nowSec, resend, expect],
+          ),
+        latest,
       );
       return markResult(res);
     },
     async recordAndMark(campaignId, chunkId, answered, slot, lock, options) {
-      const [token, resend] = lockArgs(lock, options);
-      const [recorded, mark] = await runScript<[number, number]>(
-        redis,
-        'ledgerRecordAndMark',
-        [keys.ledger(campaignId, chunkId), keys.outcomes(campaignId), lock.key, keys.reasons(campaignId)],
-        [
-          answered.slot,
-          stateCodes[answered.outcome],
-          options.nowSec,
-          slot,
-          token,
-          resend,
-          answered.reason ?? '',
-        ],
+      const [token, resend, expect] = lockArgs(lock, options);
+      const [recorded, mark] = await durably(
+        () =>
+          runScript<[number, number]>(
+            redis,
+            'ledgerRecordAndMark',
+            [keys.ledger(campaignId, chunkId), keys.outcomes(campaignId), lock.key, keys.reasons(campaignId)],
+            [
+              answered.slot,
+              stateCodes[answered.outcome],
+              options.nowSec,
+              slot,
+              token,
+              resend,
+              answered.reason ?? '',
+              expect,
+            ],
+          ),
+        (a, b) => [any(a[0], b[0]), b[1]],
       );
       return { recorded: recorded === 1, mark: markResult(mark) };
     },
     async record(campaignId, chunkId, slot, outcome, nowSec, reason) {
-      const res = await runScript<number>(
-        redis,
-        'ledgerRecordOutcome',
-        [keys.ledger(campaignId, chunkId), keys.outcomes(campaignId), keys.reasons(campaignId)],
-        [slot, stateCodes[outcome], nowSec, reason ?? ''],
+      const res = await durably(
+        () =>
+          runScript<number>(
+            redis,
+            'ledgerRecordOutcome',
+            [keys.ledger(campaignId, chunkId), keys.outcomes(campaignId), keys.reasons(campaignId)],
+            [slot, stateCodes[outcome], nowSec, reason ?? ''],
+          ),
+        any,
       );
       return res === 1;
     },
@@ -227,29 +275,41 @@ export function createLedger(redis: Redis, keys: Keys): Ledger {
       return readReasons(redis, keys, campaignId);
     },
     async finaliseMany(campaignId, chunkId, slots, outcome, from, nowSec) {
-      return runScript<number>(
-        redis,
-        'ledgerFinaliseMany',
-        [keys.ledger(campaignId, chunkId), keys.outcomes(campaignId)],
-        [slots, stateCodes[outcome], nowSec, ...from.map((s) => stateCodes[s])],
+      return durably(
+        () =>
+          runScript<number>(
+            redis,
+            'ledgerFinaliseMany',
+            [keys.ledger(campaignId, chunkId), keys.outcomes(campaignId)],
+            [slots, stateCodes[outcome], nowSec, ...from.map((s) => stateCodes[s])],
+          ),
+        any,
       );
     },
     async release(campaignId, chunkId, slot, callMade = true) {
-      const res = await runScript<number>(
-        redis,
-        'ledgerRelease',
-        [keys.ledger(campaignId, chunkId)],
-        [slot, callMade ? '1' : '0'],
+      const res = await durably(
+        () =>
+          runScript<number>(
+            redis,
+            'ledgerRelease',
+            [keys.ledger(campaignId, chunkId)],
+            [slot, callMade ? '1' : '0'],
+          ),
+        any,
       );
       return res === 1;
     },
     async reopen(campaignId, chunkId, slots, outcome) {
       if (slots.length === 0) return 0;
-      return runScript<number>(
-        redis,
-        'ledgerReopen',
-        [keys.ledger(campaignId, chunkId), keys.outcomes(campaignId)],
-        [stateCodes[outcome], ...slots],
+      return durably(
+        () =>
+          runScript<number>(
+            redis,
+            'ledgerReopen',
+            [keys.ledger(campaignId, chunkId), keys.outcomes(campaignId)],
+            [stateCodes[outcome], ...slots],
+          ),
+        any,
       );
     },
     counts: (campaignId) => readCounts(redis, keys, campaignId),

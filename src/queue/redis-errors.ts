@@ -2,7 +2,8 @@
  * What a Redis failure means for the person who configured the service: a
  * wrong setting (exit 2), a user whose ACL refuses the command (exit 2), or an
  * outage (exit 1, and the only one worth retrying). Every message names
- * REDIS_URL with its password masked, and holds no stack.
+ * REDIS_URL with its password masked (or REDIS_SENTINELS and the primary's
+ * name), and holds no stack.
  */
 
 export const redisErrorCodes = ['REDIS_CONFIG', 'REDIS_PERMISSION', 'REDIS_UNREACHABLE'] as const;
@@ -67,12 +68,16 @@ function classifyOne(err: unknown): RedisErrorCode | undefined {
   if (err instanceof RedisConnectionError) return err.code;
   const e = (err ?? {}) as ErrorLike;
   const message = messageOf(err);
-  if (isSelectError(err) || /\b(WRONGPASS|NOAUTH)\b|DB index is out of range/.test(message))
+  if (
+    isSelectError(err) ||
+    /\b(WRONGPASS|NOAUTH)\b|DB index is out of range|invalid reply: null/.test(message)
+  )
     return 'REDIS_CONFIG';
   if (/\bNOPERM\b|No permissions to access|can't run this command/.test(message)) return 'REDIS_PERMISSION';
   if (typeof e.code === 'string' && unreachableCodes.has(e.code)) return 'REDIS_UNREACHABLE';
   if (e.name === 'MaxRetriesPerRequestError') return 'REDIS_UNREACHABLE';
-  if (/Connection is closed|Stream isn't writeable|^LOADING\b/.test(message)) return 'REDIS_UNREACHABLE';
+  if (/Connection is closed|Stream isn't writeable|^LOADING\b|^All sentinels are unreachable/.test(message))
+    return 'REDIS_UNREACHABLE';
   return undefined;
 }
 
@@ -103,8 +108,40 @@ export function redactRedisUrl(url: string): string {
   }
 }
 
-/** Who and where, from REDIS_URL, for messages: never throws. */
-function describe(url: string): { where: string; user: string; db: string } {
+/**
+ * Where a connection goes, for messages: REDIS_URL as given, or a target
+ * (loadClientConfig's `config.redis`) that says where it came from
+ * (REDIS_URL, or REDIS_SENTINELS with the primary's name).
+ */
+export type RedisPlace =
+  | string
+  | {
+      readonly url: string;
+      readonly where?: string;
+      readonly username?: string;
+      readonly db?: number;
+      readonly sentinel?: unknown;
+    };
+
+interface Described {
+  where: string;
+  user: string;
+  db: string;
+  /** How to name the user and its password, for a refused login. */
+  login: string;
+}
+
+/** Who and where, for messages: never throws. */
+function describe(place: RedisPlace): Described {
+  if (typeof place !== 'string' && place.sentinel !== undefined && place.where !== undefined) {
+    return {
+      where: place.where,
+      user: place.username ?? 'default',
+      db: String(place.db ?? 0),
+      login: 'REDIS_USERNAME and the password in REDIS_PASSWORD_FILE',
+    };
+  }
+  const url = typeof place === 'string' ? place : place.url;
   let user = 'default';
   let db = '0';
   try {
@@ -114,21 +151,30 @@ function describe(url: string): { where: string; user: string; db: string } {
   } catch {
     // the message names the URL as unparseable
   }
-  return { where: `REDIS_URL ${redactRedisUrl(url)}`, user, db };
+  return {
+    where: `REDIS_URL ${redactRedisUrl(url)}`,
+    user,
+    db,
+    login: 'the user in REDIS_URL and the password in REDIS_PASSWORD_FILE',
+  };
 }
 
 /** The first line of a Redis reply, short: Redis' own words (they hold no secret). */
 const replyText = (err: unknown) => messageOf(err).split('\n')[0]!.slice(0, 200);
 
-function configMessage(err: unknown, url: string): string {
-  const { where, user, db } = describe(url);
+function configMessage(err: unknown, place: RedisPlace): string {
+  const { where, user, db, login } = describe(place);
   const reply = replyText(err);
+  const primary = /invalid reply: null/.test(reply);
+  if (primary) return `${where}: no Sentinel knows a primary by that name (check REDIS_SENTINEL_MASTER)`;
+  if (/sentinel/i.test(reply) && /\b(NOAUTH|WRONGPASS)\b/.test(reply))
+    return `${where}: a Sentinel refused the login: check REDIS_SENTINEL_USERNAME and the password in REDIS_SENTINEL_PASSWORD_FILE`;
   if (isSelectError(err) || /DB index/.test(reply))
     return `${where}: database ${db} cannot be used (${reply})`;
   if (/\bNOAUTH\b/.test(reply)) {
-    return `${where}: Redis requires a login (NOAUTH): name the user in REDIS_URL (redis://USER@host:6379) and put its password in REDIS_PASSWORD_FILE`;
+    return `${where}: Redis requires a login (NOAUTH): set ${login}`;
   }
-  return `${where}: Redis refused the login of user ${user} (WRONGPASS): check the user in REDIS_URL and the password in REDIS_PASSWORD_FILE`;
+  return `${where}: Redis refused the login of user ${user} (WRONGPASS): check ${login}`;
 }
 
 /** The socket's reason (ECONNREFUSED, ENOTFOUND, …) in the error or its causes, if there is one. */
@@ -137,8 +183,10 @@ export function socketCode(err: unknown): string | undefined {
   return typeof code === 'string' && unreachableCodes.has(code) ? code : undefined;
 }
 
-function unreachableMessage(err: unknown, url: string): string {
-  return `${describe(url).where}: Redis cannot be reached (${socketCode(err) ?? 'connection lost'})`;
+function unreachableMessage(err: unknown, place: RedisPlace): string {
+  const sentinels = /All sentinels are unreachable/.test(messageOf(err));
+  const why = socketCode(err) ?? (sentinels ? 'no Sentinel answers' : 'connection lost');
+  return `${describe(place).where}: Redis cannot be reached (${why})`;
 }
 
 /**
@@ -147,7 +195,7 @@ function unreachableMessage(err: unknown, url: string): string {
  * is not about the connection counts as an outage only when it came from the
  * connection (the caller knows); otherwise use classifyRedisError first.
  */
-export function explainRedisError(err: unknown, url: string): RedisConnectionError {
+export function explainRedisError(err: unknown, url: RedisPlace): RedisConnectionError {
   if (err instanceof RedisConnectionError) return err;
   const cause = telling(err);
   const code = classifyOne(cause) ?? 'REDIS_UNREACHABLE';

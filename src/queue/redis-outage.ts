@@ -1,4 +1,4 @@
-import { classifyRedisError, explainRedisError, socketCode } from './redis-errors.js';
+import { classifyRedisError, explainRedisError, type RedisPlace, socketCode } from './redis-errors.js';
 
 /** The two levels the outage log writes (a pino logger fits). */
 export interface OutageLogger {
@@ -32,7 +32,7 @@ export interface OutageLogOptions {
  * is back: instead of one line per connection per reconnect attempt.
  */
 export function createOutageLog(
-  url: string,
+  url: RedisPlace,
   logger: OutageLogger,
   options: OutageLogOptions = {},
 ): OutageLog {

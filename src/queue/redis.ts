@@ -17,13 +17,34 @@ export {
 
 export type RedisRole = 'worker' | 'client';
 
+/** A Sentinel to ask where the primary is. */
+export interface SentinelNode {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** REDIS_SENTINELS and its companions: the primary is whichever node these Sentinels name. */
+export interface SentinelSet {
+  /** REDIS_SENTINEL_MASTER: the name the Sentinels monitor the primary under. */
+  readonly master: string;
+  readonly nodes: readonly SentinelNode[];
+  /** REDIS_SENTINEL_USERNAME, when the Sentinels have users. */
+  readonly username?: string;
+  /** From REDIS_SENTINEL_PASSWORD_FILE. Not enumerable, like the target's password. */
+  readonly password?: string;
+}
+
 /**
  * Where and as whom to connect: REDIS_URL parsed, with the password from
  * REDIS_PASSWORD_FILE. Built by `redisTarget`; the URL never holds a password.
  */
 export interface RedisTarget {
-  /** REDIS_URL as given (no password: a URL with one is refused). */
+  /** REDIS_URL as given (no password: a URL with one is refused); for Sentinels, a description of them. */
   readonly url: string;
+  /** For messages: `REDIS_URL redis://…`, or `REDIS_SENTINELS h:p,… (primary NAME)`. */
+  readonly where: string;
+  /** Present when the primary is found through Sentinels (host and port are then unused). */
+  readonly sentinel?: SentinelSet;
   readonly host: string;
   /** Default 6379. */
   readonly port: number;
@@ -71,6 +92,7 @@ export function redisTarget(url: string, password?: string): RedisTarget {
   }
   const target: RedisTarget = {
     url,
+    where: `REDIS_URL ${url}`,
     host: u.hostname.replace(/^\[|\]$/g, ''),
     port: u.port ? Number(u.port) : 6379,
     db: path === '' ? 0 : Number(path),
@@ -82,6 +104,85 @@ export function redisTarget(url: string, password?: string): RedisTarget {
   return Object.freeze(target);
 }
 
+const hidden = <T extends object>(o: T, key: string, value: string | undefined): T => {
+  if (value !== undefined) Object.defineProperty(o, key, { value, enumerable: false });
+  return o;
+};
+
+/** `host:port,host:port` (REDIS_SENTINELS) as nodes; port 26379 when left out. */
+export function parseSentinelList(list: string): SentinelNode[] {
+  const entries = list
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
+  if (entries.length === 0) throw refuse('REDIS_SENTINELS names no Sentinel: give host:port,host:port,…');
+  return entries.map((entry) => {
+    const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?$/.exec(entry);
+    const port = m?.[2] === undefined ? 26379 : Number(m[2]);
+    if (!m || port < 1 || port > 65535)
+      throw refuse(`REDIS_SENTINELS: '${entry}' is not host:port (such as sentinel-1:26379)`);
+    return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+  });
+}
+
+/**
+ * The target of a primary found through Sentinels (REDIS_SENTINELS,
+ * REDIS_SENTINEL_MASTER), logged in to as `username` with `password` on the
+ * data nodes and as `sentinelUsername`/`sentinelPassword` on the Sentinels.
+ * @throws RedisConnectionError REDIS_CONFIG naming the variable
+ */
+export function sentinelTarget(options: {
+  sentinels: string;
+  master: string;
+  username?: string;
+  password?: string;
+  sentinelUsername?: string;
+  sentinelPassword?: string;
+}): RedisTarget {
+  const nodes = parseSentinelList(options.sentinels);
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(options.master))
+    throw refuse('REDIS_SENTINEL_MASTER must be the name the Sentinels monitor, such as utskick');
+  if (options.username && options.password === undefined) {
+    throw refuse(
+      `REDIS_USERNAME names user ${options.username} but REDIS_PASSWORD_FILE is not set: put its password there`,
+    );
+  }
+  if (options.sentinelUsername && options.sentinelPassword === undefined) {
+    throw refuse(
+      `REDIS_SENTINEL_USERNAME names user ${options.sentinelUsername} but REDIS_SENTINEL_PASSWORD_FILE is not set`,
+    );
+  }
+  const list = nodes.map((n) => `${n.host.includes(':') ? `[${n.host}]` : n.host}:${n.port}`).join(',');
+  const sentinel: SentinelSet = hidden(
+    {
+      master: options.master,
+      nodes: Object.freeze(nodes),
+      ...(options.sentinelUsername ? { username: options.sentinelUsername } : {}),
+    },
+    'password',
+    options.sentinelPassword,
+  );
+  const target: RedisTarget = hidden(
+    {
+      url: `redis-sentinel://${list}/${options.master}`,
+      where: `REDIS_SENTINELS ${list} (primary ${options.master})`,
+      host: nodes[0]!.host,
+      port: nodes[0]!.port,
+      db: 0,
+      tls: false,
+      sentinel: Object.freeze(sentinel),
+      ...(options.username ? { username: options.username } : {}),
+    },
+    'password',
+    options.password,
+  );
+  return Object.freeze(target);
+}
+
+/** A write sent to a node that has become a replica: reconnect (through the Sentinels) and send it again. */
+const toPrimaryAgain = (err: Error) =>
+  /^(READONLY\b|ERR WAIT cannot be used with replica)/.test(err.message) ? 2 : false;
+
 /**
  * ioredis options for a role, from the target alone (never a URL string: ioredis
  * lets a URL's empty password win over the options'). Workers block and must
@@ -89,22 +190,57 @@ export function redisTarget(url: string, password?: string): RedisTarget {
  * clients fail fast with a clear error instead of hanging on a Redis that is not there.
  */
 export function redisOptionsFor(target: RedisTarget, role: RedisRole): RedisOptions {
-  const where: RedisOptions = {
-    host: target.host,
-    port: target.port,
+  const login: RedisOptions = {
     db: target.db,
     ...(target.username ? { username: target.username } : {}),
     ...(target.password !== undefined ? { password: target.password } : {}),
     ...(target.tls ? { tls: {} } : {}),
   };
-  return role === 'worker'
-    ? { ...where, maxRetriesPerRequest: null, enableReadyCheck: true }
-    : {
-        ...where,
-        maxRetriesPerRequest: 1,
-        connectTimeout: 3000,
-        retryStrategy: (times) => (times > 3 ? null : 200 * times),
-      };
+  const s = target.sentinel;
+  const where: RedisOptions = s
+    ? {
+        ...login,
+        sentinels: s.nodes.map((n) => ({ host: n.host, port: n.port })),
+        name: s.master,
+        role: 'master',
+        ...(s.username ? { sentinelUsername: s.username } : {}),
+        ...(s.password !== undefined ? { sentinelPassword: s.password } : {}),
+        // Learn of a failover from the Sentinels at once rather than from a dead socket.
+        failoverDetector: true,
+        reconnectOnError: toPrimaryAgain,
+      }
+    : { ...login, host: target.host, port: target.port };
+  if (role === 'worker') {
+    return {
+      ...where,
+      maxRetriesPerRequest: null,
+      enableReadyCheck: true,
+      ...(s ? { sentinelRetryStrategy: (times: number) => Math.min(100 * times, 2000) } : {}),
+    };
+  }
+  const giveUp = (times: number) => (times > 3 ? null : 200 * times);
+  return {
+    ...where,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 3000,
+    retryStrategy: giveUp,
+    ...(s ? { sentinelRetryStrategy: giveUp } : {}),
+  };
+}
+
+/** A short-lived connection to one Sentinel (for questions ioredis does not ask), failing fast. */
+export function sentinelClient(set: SentinelSet, node: SentinelNode): Redis {
+  return new Redis({
+    host: node.host,
+    port: node.port,
+    ...(set.username ? { username: set.username } : {}),
+    ...(set.password !== undefined ? { password: set.password } : {}),
+    connectTimeout: 1000,
+    commandTimeout: 1000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableReadyCheck: false,
+  });
 }
 
 /** The last errors a connection saw, for connectOrExplain. */
@@ -125,6 +261,10 @@ function watch(redis: Redis): void {
   seen.set(redis, state);
   redis.on('connect', () => {
     state.refused = undefined;
+  });
+  // A Sentinel that answers but knows no primary by that name is a wrong setting, not an outage.
+  redis.on('sentinelError', (err: unknown) => {
+    if (classifyRedisError(err) === 'REDIS_CONFIG') state.refused = err;
   });
   redis.on('error', (err: unknown) => {
     state.last = err;
@@ -169,7 +309,7 @@ export async function connectOrExplain(redis: Redis, target: RedisTarget): Promi
   try {
     await redis.ping();
   } catch (err) {
-    throw explainRedisError(telling(err, state), target.url);
+    throw explainRedisError(telling(err, state), target);
   }
-  if (state?.refused) throw explainRedisError(state.refused, target.url);
+  if (state?.refused) throw explainRedisError(state.refused, target);
 }

@@ -106,6 +106,81 @@ describe('the Redis connection target', () => {
   });
 });
 
+describe('the Redis connection target through Sentinels', () => {
+  it('reads REDIS_SENTINELS, REDIS_SENTINEL_MASTER and both logins, with the passwords from files only', () => {
+    const data = secretFile('data.password', 'data-secret\n');
+    const sentinel = secretFile('sentinel.password', 'sentinel-secret\n');
+    const config = loadClientConfig({
+      REDIS_SENTINELS: 'sentinel-1:26379, sentinel-2:26380,[::1]',
+      REDIS_SENTINEL_MASTER: 'utskick',
+      REDIS_USERNAME: 'utskick-worker',
+      REDIS_PASSWORD_FILE: data,
+      REDIS_SENTINEL_USERNAME: 'sentinel-user',
+      REDIS_SENTINEL_PASSWORD_FILE: sentinel,
+    });
+    expect(config.redis.sentinel).toMatchObject({
+      master: 'utskick',
+      nodes: [
+        { host: 'sentinel-1', port: 26379 },
+        { host: 'sentinel-2', port: 26380 },
+        { host: '::1', port: 26379 },
+      ],
+      username: 'sentinel-user',
+    });
+    expect(config.redis.where).toBe(
+      'REDIS_SENTINELS sentinel-1:26379,sentinel-2:26380,[::1]:26379 (primary utskick)',
+    );
+    expect(config.redis.password).toBe('data-secret');
+    expect(config.redis.sentinel?.password).toBe('sentinel-secret');
+    expect(JSON.stringify(config.redis)).not.toMatch(/secret/);
+    const options = redisOptionsFor(config.redis, 'worker');
+    expect(options).toMatchObject({
+      name: 'utskick',
+      role: 'master',
+      username: 'utskick-worker',
+      password: 'data-secret',
+      sentinelUsername: 'sentinel-user',
+      sentinelPassword: 'sentinel-secret',
+      maxRetriesPerRequest: null,
+    });
+    expect(options.host).toBeUndefined();
+    expect(config.waitTimeoutMs).toBe(1000);
+  });
+
+  it('refuses a half or mixed setting with one line naming the variable', () => {
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ REDIS_SENTINELS: 's1:26379' }, /REDIS_SENTINELS is set but REDIS_SENTINEL_MASTER is not/],
+      [{ REDIS_SENTINEL_MASTER: 'utskick' }, /REDIS_SENTINEL_MASTER is set but REDIS_SENTINELS is not/],
+      [
+        { REDIS_SENTINELS: 's1:26379', REDIS_SENTINEL_MASTER: 'u', REDIS_URL: 'redis://h:6379' },
+        /REDIS_URL and REDIS_SENTINELS are both set/,
+      ],
+      [
+        { REDIS_SENTINELS: 's1:port', REDIS_SENTINEL_MASTER: 'u' },
+        /REDIS_SENTINELS: 's1:port' is not host:port/,
+      ],
+      [{ REDIS_SENTINELS: ' , ', REDIS_SENTINEL_MASTER: 'u' }, /REDIS_SENTINELS names no Sentinel/],
+      [{ REDIS_SENTINELS: 's1', REDIS_SENTINEL_MASTER: 'a b' }, /REDIS_SENTINEL_MASTER must be the name/],
+      [
+        { REDIS_SENTINELS: 's1', REDIS_SENTINEL_MASTER: 'u', REDIS_USERNAME: 'w' },
+        /REDIS_USERNAME names user w but REDIS_PASSWORD_FILE is not set/,
+      ],
+      [
+        {
+          REDIS_SENTINELS: 's1',
+          REDIS_SENTINEL_MASTER: 'u',
+          REDIS_SENTINEL_PASSWORD_FILE: join(dir, 'nope'),
+        },
+        /REDIS_SENTINEL_PASSWORD_FILE names .*nope, which cannot be read/,
+      ],
+      [{ REDIS_URL: 'redis://h', REDIS_USERNAME: 'w' }, /REDIS_USERNAME is set but REDIS_SENTINELS is not/],
+      [{ REDIS_WAIT_TIMEOUT_MS: '5' }, /REDIS_WAIT_TIMEOUT_MS/],
+    ];
+    for (const [env, message] of cases)
+      expect(configError(() => loadClientConfig(env)).message).toMatch(message);
+  });
+});
+
 describe('LOG_LEVEL', () => {
   it('is validated with the rest of the worker configuration', () => {
     const e = configError(() => loadWorkerConfig({ LOG_LEVEL: 'loud' }));

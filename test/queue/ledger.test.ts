@@ -383,3 +383,64 @@ describe("ledger: the platform's reason for an unreachable or rejected recipient
     expect((await ledger.reasons(campaign)).get(s0!.reason)).toBe('Spärrat konto.');
   });
 });
+
+describe('ledger: a write sent again after a failover (every write idempotent)', () => {
+  it('a mark given the call count the job knew is not made twice, in park or resend mode', async () => {
+    for (const resendUncertain of [false, true]) {
+      const slot = resendUncertain ? 1 : 0;
+      const options = { resendUncertain, nowSec: NOW, expectCalls: 0 };
+      expect(await ledger.markInflight(campaign, chunk, slot, lock, options)).toEqual({
+        kind: 'go',
+        resend: false,
+      });
+      // The same mark again (its first reply lost with the primary): still go, one call counted, nothing parked.
+      expect(await ledger.markInflight(campaign, chunk, slot, lock, options)).toEqual({
+        kind: 'go',
+        resend: false,
+      });
+      expect((await ledger.read(campaign, chunk, 2))[slot]).toMatchObject({ state: 'inflight', calls: 1 });
+    }
+    expect(await ledger.counts(campaign)).toEqual(zeroCounts());
+  });
+
+  it('a slot left in flight by a crash is still parked: its call count is the one the job read, not one more', async () => {
+    await ledger.markInflight(campaign, chunk, 0, lock, go);
+    // A new job reads the slot in flight with 1 call, and marks it expecting 1.
+    expect(await ledger.markInflight(campaign, chunk, 0, lock, { ...go, expectCalls: 1 })).toEqual({
+      kind: 'parked',
+    });
+    expect(await ledger.counts(campaign)).toEqual({ ...zeroCounts(), uncertain: 1 });
+  });
+
+  it('in resend mode a crash-left slot is resent once, and the same resend written again is not a third call', async () => {
+    const resend = { resendUncertain: true, nowSec: NOW };
+    await ledger.markInflight(campaign, chunk, 0, lock, resend);
+    const again = { ...resend, expectCalls: 1 };
+    expect(await ledger.markInflight(campaign, chunk, 0, lock, again)).toEqual({ kind: 'go', resend: true });
+    expect(await ledger.markInflight(campaign, chunk, 0, lock, again)).toEqual({ kind: 'go', resend: false });
+    expect((await ledger.read(campaign, chunk, 1))[0]).toMatchObject({ state: 'inflight', calls: 2 });
+  });
+
+  it('recordAndMark written twice records and counts once, and marks once', async () => {
+    await ledger.markInflight(campaign, chunk, 0, lock, go);
+    const options = { ...go, expectCalls: 0 };
+    const answered = { slot: 0, outcome: 'delivered' as const };
+    const first = await ledger.recordAndMark(campaign, chunk, answered, 1, lock, options);
+    const second = await ledger.recordAndMark(campaign, chunk, answered, 1, lock, options);
+    expect(first).toEqual({ recorded: true, mark: { kind: 'go', resend: false } });
+    expect(second).toEqual({ recorded: false, mark: { kind: 'go', resend: false } });
+    const slots = await ledger.read(campaign, chunk, 2);
+    expect(slots.map((s) => [s.state, s.calls])).toEqual([
+      ['delivered', 1],
+      ['inflight', 1],
+    ]);
+    expect(await ledger.counts(campaign)).toEqual({ ...zeroCounts(), delivered: 1 });
+  });
+
+  it('a release written twice takes back the unmade call once', async () => {
+    await ledger.markInflight(campaign, chunk, 0, lock, go);
+    expect(await ledger.release(campaign, chunk, 0, false)).toBe(true);
+    expect(await ledger.release(campaign, chunk, 0, false)).toBe(false);
+    expect((await ledger.read(campaign, chunk, 1))[0]).toMatchObject({ state: 'pending', calls: 0 });
+  });
+});

@@ -16,6 +16,7 @@
     ARGV[5] lock token ('' skips the lock check)
     ARGV[6] resend a slot found in flight (1|0)
     ARGV[7] the answered slot's reason text ('' for none)
+    ARGV[8] the next slot's call count before this mark, as the job knows it ('' unknown)
 
   Output:
     {recorded 1|0, mark code as ledgerMarkInflight}
@@ -24,4 +25,4 @@
 
 local now = tonumber(ARGV[3])
 local recorded = record_outcome(KEYS[1], KEYS[2], KEYS[4], tonumber(ARGV[1]), tonumber(ARGV[2]), now, ARGV[7])
-return {recorded, mark_inflight(KEYS[1], KEYS[2], KEYS[3], tonumber(ARGV[4]), ARGV[5], now, ARGV[6])}
+return {recorded, mark_inflight(KEYS[1], KEYS[2], KEYS[3], tonumber(ARGV[4]), ARGV[5], now, ARGV[6], ARGV[8])}

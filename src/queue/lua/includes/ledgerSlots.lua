@@ -46,12 +46,18 @@ local function record_outcome(ledger, counts, reasons, slot, code, now, reason)
 end
 
 -- Marks a slot in flight if the job still holds its lock (token '' skips the check).
+-- `expect` is the call count the job knows the slot had before this mark ('' when it
+-- does not know): a slot found in flight with one call more is this mark already made
+-- (a write sent again after a failover), not a crash, so it is not marked twice.
 -- Returns a MARK_* code, or the slot's final state code when it has one (skip it).
-local function mark_inflight(ledger, counts, lock, slot, token, now, resend)
+local function mark_inflight(ledger, counts, lock, slot, token, now, resend, expect)
   if token ~= '' and redis.call('GET', lock) ~= token then return MARK_LOCK_LOST end
   local off = slot * RECORD_BYTES
   local state, calls = state_of(ledger, off)
   if state >= FIRST_FINAL then return state end
+  if state == STATE_INFLIGHT and expect ~= nil and expect ~= '' and calls == tonumber(expect) + 1 then
+    return MARK_GO
+  end
   if state == STATE_INFLIGHT and resend ~= '1' then
     redis.call('SETRANGE', ledger, off, record(STATE_UNCERTAIN, calls, now))
     redis.call('HINCRBY', counts, OUTCOME_NAMES[STATE_UNCERTAIN], 1)
