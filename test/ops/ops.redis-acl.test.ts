@@ -13,7 +13,14 @@ import { freePort } from '../helpers/global-setup.js';
 import { requireBinary } from '../helpers/prometheus.js';
 
 const root = resolve(import.meta.dirname, '../..');
-const users = ['utskick-worker', 'utskick-enqueue', 'utskick-ops', 'utskick-audit-retention'] as const;
+const users = [
+  'utskick-worker',
+  'utskick-enqueue',
+  'utskick-ops',
+  'utskick-audit-retention',
+  'utskick-replication',
+  'utskick-sentinel',
+] as const;
 type User = (typeof users)[number];
 
 const aclTemplate = readFileSync(join(root, 'config/redis-users.acl'), 'utf8');
@@ -134,17 +141,13 @@ describe('config/redis-users.acl', () => {
     for (const u of users) expect(aclTemplate).toMatch(new RegExp(`^user ${u} on #0{64} `, 'm'));
     expect(aclTemplate).toMatch(/^user default off resetpass /m);
     // DEBUG is also off server-wide (enable-debug-command no), so only the rules can show it is not granted.
-    for (const grant of [
-      '+@all',
-      'allcommands',
-      '+@admin',
-      '+@dangerous',
-      '+debug',
-      '+config',
-      '+flushall',
-      '+keys',
-    ])
+    for (const grant of ['+@all', 'allcommands', '+@admin', '+@dangerous', '+debug', '+flushall', '+keys'])
       expect(aclTemplate).not.toContain(` ${grant}`);
+    // CONFIG not at all, but for the one subcommand a Sentinel sends after a failover.
+    for (const line of lines) {
+      const config = line.split(' ').filter((w) => /^\+config(\||$)/.test(w));
+      expect(config, line).toEqual(line.startsWith('user utskick-sentinel ') ? ['+config|rewrite'] : []);
+    }
   });
 
   it('config/redis.conf loads and gives AOF and noeviction', async () => {
@@ -229,6 +232,91 @@ describe('config/redis-users.acl', () => {
     const [cursor] = await r.scan('0', 'MATCH', 'utskick:campaign:*', 'COUNT', 10);
     expect(typeof cursor).toBe('string');
   });
+
+  it('the replication and Sentinel users run only what replication and failover need', async () => {
+    const repl = await as('utskick-replication');
+    expect(await repl.ping()).toBe('PONG');
+    for (const [cmd, args] of [
+      ['get', ['utskick:campaign:x']],
+      ['info', []],
+      ['config', ['get', '*']],
+      ['keys', ['*']],
+      ['subscribe', ['__sentinel__:hello']],
+    ] as const) {
+      expect(await errorOf(repl.call(cmd, ...args)), cmd).toMatch(/^NOPERM/);
+    }
+
+    const sentinel = await as('utskick-sentinel');
+    expect(await sentinel.info('replication')).toMatch(/^role:master\r?$/m);
+    expect(((await sentinel.call('role')) as unknown[])[0]).toBe('master');
+    expect(await sentinel.publish('__sentinel__:hello', 'probe')).toBe(0);
+    for (const [cmd, args] of [
+      ['get', ['utskick:campaign:x']],
+      ['set', ['utskick:campaign:x', '1']],
+      ['config', ['get', '*']],
+      ['config', ['set', 'appendonly', 'no']],
+      ['flushall', []],
+      ['keys', ['*']],
+      ['acl', ['list']],
+      ['publish', ['utskick:x', 'y']],
+    ] as const) {
+      expect(await errorOf(sentinel.call(cmd, ...args)), cmd).toMatch(/^NOPERM/);
+    }
+  });
+
+  it('a replica with config/redis-ha-node.conf replicates as utskick-replication', async () => {
+    const replicaDir = mkdtempSync(join(dir, 'replica-'));
+    const replicaPort = await freePort();
+    const conf = [
+      testRedisConf(replicaDir, join(dir, 'users.acl'), replicaPort),
+      readFileSync(join(root, 'config/redis-ha-node.conf'), 'utf8'),
+      // What config/redis-ha-node.sh adds (the password from the secret file).
+      'replica-announce-ip 127.0.0.1',
+      `masterauth ${passwords['utskick-replication']}`,
+      `replicaof 127.0.0.1 ${port}`,
+    ].join('\n');
+    writeFileSync(join(replicaDir, 'redis.conf'), conf, { mode: 0o600 });
+    const replica = spawn('redis-server', [join(replicaDir, 'redis.conf')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let replicaLog = '';
+    replica.stdout?.on('data', (c) => {
+      replicaLog = (replicaLog + String(c)).slice(-4000);
+    });
+    const asWorker = new Redis({
+      host: '127.0.0.1',
+      port: replicaPort,
+      username: 'utskick-worker',
+      password: passwords['utskick-worker'],
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => 100,
+    });
+    asWorker.on('error', () => {});
+    try {
+      const primary = await as('utskick-worker');
+      await primary.set('utskick:campaign:replicated', 'yes');
+      // The primary waits repl-diskless-sync-delay (5 s) for more replicas before the first sync.
+      let seen: string | null = null;
+      for (let i = 0; i < 500 && seen === null; i++) {
+        seen = await asWorker.get('utskick:campaign:replicated').catch(() => null);
+        if (seen === null) await delay(50);
+      }
+      expect(seen, replicaLog).toBe('yes');
+      expect(await errorOf(asWorker.set('utskick:campaign:x', '1'))).toMatch(/^READONLY/);
+      const sentinel = await as('utskick-sentinel');
+      // What a Sentinel reads to find the replicas (state may still say send_bulk right after the sync).
+      expect(await sentinel.info('replication')).toMatch(
+        new RegExp(`^slave0:ip=127\\.0\\.0\\.1,port=${replicaPort},state=`, 'm'),
+      );
+    } finally {
+      asWorker.disconnect();
+      const exited = new Promise((r) => replica.once('exit', r));
+      replica.kill('SIGTERM');
+      await Promise.race([exited, delay(5000)]);
+      if (replica.exitCode === null) replica.kill('SIGKILL');
+    }
+  }, 60_000);
 
   it('BullMQ works across roles on the utskick prefix: enqueue adds, the worker processes', async () => {
     const enqueueConn = connect('utskick-enqueue', { maxRetriesPerRequest: null });
