@@ -12,7 +12,10 @@
  *                 [--json FILE] [--keep-logs]
  *
  * The default scenarios: worker-kill, redis-restart, inbox-down, flaky-inbox,
- * rolling-restart, park-kill, park-redis-restart (20,000 recipients each; --short: 2,000).
+ * rolling-restart, park-kill, park-redis-restart, redis-failover (park) and
+ * redis-failover-resend (a primary, a replica and three Sentinels; the primary
+ * SIGKILLed behind a lagging replica) (20,000 recipients each; --short: 2,000).
+ * --scenario NAME runs NAME and its variants (NAME-…).
  * Extra ones, only by name: redis-lost-writes (the AOF cut back by its last
  * second, as appendfsync everysec loses on a host crash), park-lost-writes (the
  * same under ON_UNCERTAIN=park: expected to FAIL, which

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { freePort, type PrivateRedis, startPrivateRedis } from '../../scripts/lib/private-redis.js';
+import { type PrivateSentinels, startPrivateSentinels } from '../../scripts/lib/private-sentinel.js';
 import { spawnEntry, stopProcess, waitForLine } from '../../scripts/lib/processes.js';
 import type { Campaign } from '../../src/campaign/schema.js';
 import { createCampaignStore } from '../../src/queue/campaign-store.js';
@@ -21,7 +22,8 @@ import type { SimulatorStats } from '../../src/simulator/store.js';
 
 /**
  * The moving parts of one chaos scenario, all started here and all stopped
- * by stop(): a private redis-server with AOF on its own port, the 1177
+ * by stop(): a private redis-server with AOF on its own port (or a primary,
+ * a replica and three Sentinels), the 1177
  * simulator and the delivery workers as real child processes (logs to files,
  * so their pipes are always drained). A class because it has a lifecycle.
  */
@@ -38,6 +40,11 @@ export interface HarnessOptions {
   startTimeoutMs?: number;
   /** How long a graceful stop may take before SIGKILL, ms. Default 15000. */
   stopTimeoutMs?: number;
+  /**
+   * Redis as a primary, a replica and three Sentinels (private processes),
+   * the workers pointed at the Sentinels. Default false: one redis-server.
+   */
+  sentinels?: boolean;
 }
 
 /** One worker process and how it ended. */
@@ -83,6 +90,20 @@ const quietRedis = (url: string) => {
   return r;
 };
 
+/** The same, through the Sentinels: after a failover it finds the promoted replica. */
+const quietSentinelRedis = (ha: PrivateSentinels) => {
+  const r = new Redis({
+    sentinels: ha.sentinels,
+    name: ha.masterName,
+    maxRetriesPerRequest: 2,
+    retryStrategy: () => 100,
+    sentinelRetryStrategy: () => 100,
+    connectTimeout: 2000,
+  });
+  r.on('error', () => {});
+  return r;
+};
+
 export class ChaosHarness {
   readonly prefix = `chaos-${randomBytes(4).toString('hex')}`;
   readonly keys: Keys;
@@ -91,7 +112,10 @@ export class ChaosHarness {
   readonly workers: WorkerProcess[] = [];
   /** Every worker exit seen: by which signal or with which code. */
   readonly exits: { n: number; code: number | null; signal: string | null }[] = [];
+  /** The single redis-server, or with `sentinels` the node started as the primary. */
   redis!: PrivateRedis;
+  /** With `sentinels`: the whole topology. */
+  ha: PrivateSentinels | undefined;
   client!: Redis;
   inboxUrl = '';
   private simulator: ChildProcess | undefined;
@@ -110,8 +134,14 @@ export class ChaosHarness {
   static async start(options: HarnessOptions, workers: number): Promise<ChaosHarness> {
     const h = new ChaosHarness(options);
     try {
-      h.redis = await startPrivateRedis({ aof: true, appendfsync: options.appendfsync ?? 'always' });
-      h.client = quietRedis(h.redis.url);
+      if (options.sentinels) {
+        h.ha = await startPrivateSentinels({ replicas: 1, downAfterMs: 1000, aof: true });
+        h.redis = h.ha.primary;
+        h.client = quietSentinelRedis(h.ha);
+      } else {
+        h.redis = await startPrivateRedis({ aof: true, appendfsync: options.appendfsync ?? 'always' });
+        h.client = quietRedis(h.redis.url);
+      }
       const port = await freePort();
       h.inboxUrl = `http://127.0.0.1:${port}/inbox`;
       h.simulator = spawnEntry(
@@ -138,8 +168,11 @@ export class ChaosHarness {
 
   /** The environment every worker of this scenario gets. */
   workerEnv(): Record<string, string> {
+    const redis: Record<string, string> = this.ha
+      ? { REDIS_SENTINELS: this.ha.sentinelsEnv, REDIS_SENTINEL_MASTER: this.ha.masterName }
+      : { REDIS_URL: this.redis.url };
     return {
-      REDIS_URL: this.redis.url,
+      ...redis,
       UTSKICK_PREFIX: this.prefix,
       UTSKICK_DATA_KEY: this.dataKey,
       INBOX_URL: this.inboxUrl,
@@ -312,6 +345,7 @@ export class ChaosHarness {
     await Promise.all(this.workers.map((w) => this.stopWorker(w, 'SIGTERM').catch(() => {})));
     if (this.simulator) await stopProcess(this.simulator, 'SIGTERM', 5000).catch(() => {});
     this.client?.disconnect();
-    await this.redis?.close().catch(() => {});
+    if (this.ha) await this.ha.close().catch(() => {});
+    else await this.redis?.close().catch(() => {});
   }
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { Redis } from 'ioredis';
 import type { Campaign } from '../../src/campaign/schema.js';
 import { seededRandom } from '../../src/simulator/verdict.js';
 import { chaosCampaign, recipientFiles } from './campaign.js';
@@ -112,6 +113,7 @@ async function runScenarioOnce(
     harness = await ChaosHarness.start(
       {
         logDir,
+        sentinels: scenario.sentinels ?? false,
         simulatorArgs: [
           '--seed',
           seedOf('simulator'),
@@ -271,6 +273,32 @@ async function runScenarioOnce(
         await next.ready;
       },
       inbox: (o) => h.inbox(o),
+      async failover(lagMs) {
+        const ha = h.ha;
+        if (!ha) throw new Error(`${scenario.name}: a failover needs the Sentinel topology`);
+        const where = pct();
+        const t = Date.now();
+        await ha.pauseReplica(0);
+        // Cut the link too, so the writes of the lag window do not wait in the paused replica's socket.
+        const primary = new Redis(await ha.currentPrimaryPort(), '127.0.0.1', { maxRetriesPerRequest: 1 });
+        primary.on('error', () => {});
+        await primary.client('KILL', 'TYPE', 'replica').finally(() => primary.disconnect());
+        await abortable(lagMs, options.signal);
+        const old = await ha.killPrimary();
+        faults.redisCrashes++;
+        await ha.resumeReplica(0);
+        const promoted = await ha.waitForFailover(old);
+        note(
+          `primary :${old} SIGKILLed at ${where} with its replica ${lagMs} ms behind; replica :${promoted} promoted after ${Date.now() - t} ms; the old primary stays down`,
+        );
+      },
+      async addReplica() {
+        const ha = h.ha;
+        if (!ha) throw new Error(`${scenario.name}: a replica needs the Sentinel topology`);
+        const t = Date.now();
+        const replica = await ha.addReplica();
+        note(`new replica :${replica.port} attached and in sync after ${Date.now() - t} ms`);
+      },
     };
 
     let error: string | undefined;

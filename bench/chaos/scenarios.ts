@@ -65,6 +65,14 @@ export interface ChaosContext {
   sigtermDuringRedisOutage(downMs: number): Promise<void>;
   /** Changes the simulator's faults (POST /__options). */
   inbox(options: Record<string, unknown>): Promise<void>;
+  /**
+   * Sentinel scenarios: SIGKILLs the primary while its replica is `lagMs`
+   * behind (paused with its link cut, so it misses that window's writes), and
+   * waits for the Sentinels to promote the replica. The old primary stays down.
+   */
+  failover(lagMs: number): Promise<void>;
+  /** Sentinel scenarios: a fresh replica for the promoted primary (operations replacing the lost node). */
+  addReplica(): Promise<void>;
 }
 
 /** The faults a scenario's run dealt out, counted as they happened. */
@@ -85,6 +93,8 @@ export interface Scenario {
   name: string;
   /** Not part of the default run; only with --scenario NAME. */
   extra?: boolean;
+  /** Redis as a primary, a replica and three Sentinels instead of one server. */
+  sentinels?: boolean;
   title: string;
   onUncertain: 'resend' | 'park';
   /** No request may repeat a known identity (graceful stops; park mode never resends). */
@@ -122,6 +132,17 @@ async function killAt(ctx: ChaosContext, kills: number): Promise<void> {
     await ctx.untilProgress(share);
     await ctx.killWorker();
   }
+}
+
+/**
+ * The failover mid-campaign; a while later operations give the promoted
+ * primary a new replica, and writes wait for it again.
+ */
+async function failoverChaos(ctx: ChaosContext): Promise<void> {
+  await ctx.untilProgress(randomMoments(() => ctx.random(), 1, 0.2, 0.5)[0]!);
+  await ctx.failover(300);
+  await ctx.sleep(isShort(ctx.settings) ? 2000 : 5000);
+  await ctx.addReplica();
 }
 
 export const scenarios: readonly Scenario[] = [
@@ -235,6 +256,29 @@ export const scenarios: readonly Scenario[] = [
     },
   },
   {
+    name: 'redis-failover',
+    sentinels: true,
+    title:
+      'ON_UNCERTAIN=park, the Redis primary SIGKILLed with its replica 300 ms behind; the Sentinels promote the replica, the old primary stays down',
+    onUncertain: 'park',
+    expectNoResends: true,
+    simulatorArgs: () => [],
+    uncertainBound: callsInFlightAtFaults,
+    duplicateBound: none,
+    chaos: failoverChaos,
+  },
+  {
+    name: 'redis-failover-resend',
+    sentinels: true,
+    title: 'the same failover with ON_UNCERTAIN=resend',
+    onUncertain: 'resend',
+    expectNoResends: false,
+    simulatorArgs: () => [],
+    uncertainBound: none,
+    duplicateBound: callsInFlightAtFaults,
+    chaos: failoverChaos,
+  },
+  {
     name: 'redis-lost-writes',
     extra: true,
     title: 'Redis crash that loses its last second of acknowledged writes (appendfsync everysec, host crash)',
@@ -310,11 +354,12 @@ export const scenarios: readonly Scenario[] = [
   },
 ];
 
+/** The default run, or the named scenarios, each with its variants (NAME-…, such as redis-failover-resend). */
 export function findScenarios(names: string[] | undefined): Scenario[] {
   if (!names || names.length === 0) return scenarios.filter((s) => !s.extra);
-  return names.map((n) => {
-    const s = scenarios.find((x) => x.name === n);
-    if (!s)
+  return names.flatMap((n) => {
+    const s = scenarios.filter((x) => x.name === n || x.name.startsWith(`${n}-`));
+    if (s.length === 0)
       throw Object.assign(
         new Error(`unknown scenario ${n}; one of ${scenarios.map((x) => x.name).join(', ')}`),
         {

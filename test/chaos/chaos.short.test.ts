@@ -147,13 +147,15 @@ describe('npm run chaos -- --short (real workers, a private Redis, the simulator
       'rolling-restart',
       'park-kill',
       'park-redis-restart',
+      'redis-failover',
+      'redis-failover-resend',
     ]);
     for (const s of summary.scenarios) {
       expect(s.recipients, s.name).toBe(2000);
       expect(s.lost, s.name).toBe(0);
       // The simulator stores every resend, as the platform does.
       expect(s.acceptedTwice, s.name).toBeLessThanOrEqual(s.duplicateBound);
-      if (s.name.startsWith('park-')) expect(s.acceptedTwice, s.name).toBe(0);
+      if (s.name.startsWith('park-') || s.name === 'redis-failover') expect(s.acceptedTwice, s.name).toBe(0);
       expect(s.mismatched, s.name).toBe(0);
       expect(s.deadLettered, s.name).toBe(0);
       expect(s.uncertain, s.name).toBeLessThanOrEqual(s.uncertainBound);
@@ -169,6 +171,20 @@ describe('npm run chaos -- --short (real workers, a private Redis, the simulator
     expect(byName.get('park-redis-restart')!.redisCrashes).toBe(1);
     expect(byName.get('park-redis-restart')!.resends).toBe(0);
     expect(byName.get('redis-restart')!.events.some((e) => e.includes('redis-server SIGKILLed'))).toBe(true);
+    // The primary was killed behind a lagging replica, the replica promoted, the old primary left down.
+    for (const name of ['redis-failover', 'redis-failover-resend']) {
+      const failover = byName.get(name)!;
+      expect(failover.redisCrashes, name).toBe(1);
+      expect(
+        failover.events.some((e) => /primary :\d+ SIGKILLed .* replica :\d+ promoted/.test(e)),
+        name,
+      ).toBe(true);
+      expect(
+        failover.events.some((e) => /new replica :\d+ attached/.test(e)),
+        name,
+      ).toBe(true);
+    }
+    expect(byName.get('redis-failover')!.resends).toBe(0);
     expect(
       byName.get('rolling-restart')!.events.filter((e) => /SIGTERM worker \d+ .*exit 0/.test(e)),
     ).toHaveLength(2);
