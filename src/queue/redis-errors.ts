@@ -70,7 +70,9 @@ function classifyOne(err: unknown): RedisErrorCode | undefined {
   const message = messageOf(err);
   if (
     isSelectError(err) ||
-    /\b(WRONGPASS|NOAUTH)\b|DB index is out of range|invalid reply: null/.test(message)
+    /\b(WRONGPASS|NOAUTH)\b|DB index is out of range|invalid reply: null|No such master with that name/.test(
+      message,
+    )
   )
     return 'REDIS_CONFIG';
   if (/\bNOPERM\b|No permissions to access|can't run this command/.test(message)) return 'REDIS_PERMISSION';
@@ -165,7 +167,7 @@ const replyText = (err: unknown) => messageOf(err).split('\n')[0]!.slice(0, 200)
 function configMessage(err: unknown, place: RedisPlace): string {
   const { where, user, db, login } = describe(place);
   const reply = replyText(err);
-  const primary = /invalid reply: null/.test(reply);
+  const primary = /invalid reply: null|No such master with that name/.test(reply);
   if (primary) return `${where}: no Sentinel knows a primary by that name (check REDIS_SENTINEL_MASTER)`;
   if (/sentinel/i.test(reply) && /\b(NOAUTH|WRONGPASS)\b/.test(reply))
     return `${where}: a Sentinel refused the login: check REDIS_SENTINEL_USERNAME and the password in REDIS_SENTINEL_PASSWORD_FILE`;

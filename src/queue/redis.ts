@@ -259,6 +259,10 @@ const seen = new WeakMap<Redis, Seen>();
 function watch(redis: Redis): void {
   const state: Seen = {};
   seen.set(redis, state);
+  let everReady = false;
+  redis.on('ready', () => {
+    everReady = true;
+  });
   redis.on('connect', () => {
     state.refused = undefined;
   });
@@ -268,7 +272,13 @@ function watch(redis: Redis): void {
   });
   redis.on('error', (err: unknown) => {
     state.last = err;
-    if (!isSelectError(err)) return;
+    // Every Sentinel refused (no such primary, a wrong Sentinel login) before the first
+    // connection: a setting, so end it as a failed SELECT is ended, instead of retrying for ever.
+    const sentinelsRefused =
+      !everReady &&
+      /^All sentinels are unreachable/.test(String((err as Error)?.message)) &&
+      classifyRedisError(err) === 'REDIS_CONFIG';
+    if (!isSelectError(err) && !sentinelsRefused) return;
     state.refused = err;
     redis.disconnect();
   });
@@ -308,6 +318,8 @@ export async function connectOrExplain(redis: Redis, target: RedisTarget): Promi
   const state = seen.get(redis);
   try {
     await redis.ping();
+    // Through Sentinels every ledger write waits for a replica: a user refused WAIT is found now, before any write.
+    if (target.sentinel) await redis.wait(0, 0);
   } catch (err) {
     throw explainRedisError(telling(err, state), target);
   }
