@@ -101,8 +101,29 @@ describe('delivery through Sentinels', () => {
     primary.disconnect();
     await delay(400);
     const old = await ha.killPrimary();
+    // /readyz while no primary answers: polled from the kill until the failover is done.
+    const readiness: number[] = [];
+    let polling = true;
+    const poll = (async () => {
+      while (polling) {
+        const status = await fetch(`http://127.0.0.1:${workers[0]!.metricsPort}/readyz`).then(
+          (r) => r.status,
+          () => 0,
+        );
+        readiness.push(status);
+        await delay(50);
+      }
+    })();
     await ha.resumeReplica(0);
     const promoted = await ha.waitForFailover(old);
+    await waitFor(
+      async () => readiness.at(-1),
+      (status) => status === 200,
+      { what: '/readyz ready again after the failover', timeoutMs: 20_000 },
+    );
+    polling = false;
+    await poll;
+    expect(readiness).toContain(503);
     expect(promoted).not.toBe(old);
     expect(ha.primary.running).toBe(false);
     await waitFor(
