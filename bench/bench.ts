@@ -1,15 +1,18 @@
 /**
  * The benchmark suite (not part of npm test):
  *
- *   npm run bench [-- --runs 3] [--quick] [--cases ingest,dispatch,rate,scale]
+ *   npm run bench [-- --runs 3] [--quick] [--cases ingest,dispatch,ha,rate,scale]
  *                 [--rate-seconds 30] [--rate-runs 1] [--profile] [--out bench/results]
  *
  * Every case runs against a private redis-server started here (no
  * persistence, flushed between runs), so the figures do not depend on a
- * shared Redis. Prints a table (median, min, max over the runs, and the ratio
- * to a baseline measured in the same run) and writes it as latest.json and
- * latest.md. Defaults fit a 2-core machine in about 6 minutes: 3 runs of
- * ingest, dispatch and scale, one 30 s run of each rate combination.
+ * shared Redis; the ha case adds a private Sentinel topology of its own.
+ * Prints a table (median, min, max over the runs, and the ratio to a
+ * baseline measured in the same run) and writes it as latest.json and
+ * latest.md; a run of the ha case alone writes ha-latest.json and
+ * ha-latest.md instead, so it leaves the other cases' results in place.
+ * Defaults fit a 2-core machine in about 6-7 minutes: 3 runs of ingest,
+ * dispatch, ha and scale, one 30 s run of each rate combination.
  * --quick is a smoke run (1 run, smaller sizes, 6 s rate runs; about 1-2 minutes).
  * --profile adds one more ingest under the V8 CPU profiler and one more
  * one-worker dispatch run under `node --cpu-prof`, and puts their top
@@ -34,6 +37,7 @@ import {
   profileDispatch,
 } from './lib/dispatch.js';
 import { freshDataKey } from './lib/fixtures.js';
+import { haCase } from './lib/ha.js';
 import {
   type IngestCaseResult,
   type IngestInputs,
@@ -50,7 +54,7 @@ import { rateCase, rateCombinations } from './lib/rate.js';
 import { type BenchResults, consoleTable, renderJson, renderMarkdown } from './lib/report.js';
 import { type ScaleCaseResult, scaleCase } from './lib/scale.js';
 
-const caseNames = ['ingest', 'dispatch', 'rate', 'scale'] as const;
+const caseNames = ['ingest', 'dispatch', 'ha', 'rate', 'scale'] as const;
 type CaseName = (typeof caseNames)[number];
 
 function positiveInt(name: string, raw: string | undefined, fallback: number): number {
@@ -198,6 +202,12 @@ await runCli('bench', async () => {
       done('dispatch');
     }
 
+    if (cases.includes('ha')) {
+      log('ha: single node against Sentinel (primary + 1 replica + 3 Sentinels)');
+      outputs.push(await haCase(ctx));
+      done('ha');
+    }
+
     if (cases.includes('rate')) {
       const seconds = positiveInt('rate-seconds', values['rate-seconds'], quick ? 6 : 30);
       const rateRuns = positiveInt('rate-runs', values['rate-runs'], 1);
@@ -240,12 +250,14 @@ await runCli('bench', async () => {
       sections: outputs.flatMap((o) => o.sections ?? []),
       details: Object.assign({}, ...outputs.map((o) => o.details ?? {})),
     };
+    // latest.* holds a whole run; the ha case alone gets files of its own, so it drops nothing there.
+    const base = cases.length === 1 && cases[0] === 'ha' ? 'ha-latest' : 'latest';
     await mkdir(out, { recursive: true });
-    await writeFile(join(out, 'latest.json'), renderJson(results));
-    await writeFile(join(out, 'latest.md'), renderMarkdown(results));
+    await writeFile(join(out, `${base}.json`), renderJson(results));
+    await writeFile(join(out, `${base}.md`), renderMarkdown(results));
     process.stdout.write(`${consoleTable(results.metrics)}\n\n`);
     process.stdout.write(
-      `written to ${relative(process.cwd(), join(out, 'latest.md'))} and latest.json in ${results.durationS.toFixed(0)} s\n`,
+      `written to ${relative(process.cwd(), join(out, `${base}.md`))} and ${base}.json in ${results.durationS.toFixed(0)} s\n`,
     );
     return exitCodes.ok;
   } finally {

@@ -24,7 +24,7 @@ const workerDefaults = workerEnvSchema.parse({});
 export const inFlightPerWorker = workerDefaults.WORKER_CONCURRENCY * workerDefaults.CALLS_PER_JOB;
 export const connectionsPerWorker = deliveryEnvSchema.shape.INBOX_CONNECTIONS.parse(undefined);
 
-interface RawRun {
+export interface RawRun {
   rate: number;
   errors: number;
   clientUs: number;
@@ -42,7 +42,8 @@ interface WorkerRun {
   window: { fromUs: number; toUs: number };
 }
 
-async function rawRun(sim: SimulatorProcess, durationMs: number): Promise<RawRun> {
+/** Raw undici calls of the worker's SOAP bodies at its concurrency against `sim` for `durationMs` (after 500 ms unmeasured). */
+export async function rawRun(sim: SimulatorProcess, durationMs: number): Promise<RawRun> {
   const campaign = benchCampaign('bench-raw');
   const render = createEnvelopeTemplate(messageSpecOf(campaign), {
     contract: 'mvk-inbox-2',

@@ -62,6 +62,8 @@ export interface Workers {
  * `count` worker processes with the production defaults (WORKER_CONCURRENCY 4
  * × CALLS_PER_JOB 16 calls in flight, INBOX_CONNECTIONS 16) and the given
  * global rate (0 = no limit); resolves once every one has logged "worker started".
+ * `options.env` is laid over the bench's environment last (undefined unsets a
+ * variable), e.g. REDIS_SENTINELS in place of REDIS_URL. Default nothing.
  */
 export async function startWorkers(
   ctx: BenchContext,
@@ -69,9 +71,9 @@ export async function startWorkers(
   count: number,
   inboxUrl: string,
   ratePerSecond: number,
-  options: { cpuProfDir?: string } = {},
+  options: { cpuProfDir?: string; env?: Record<string, string | undefined> } = {},
 ): Promise<Workers> {
-  const env = {
+  const env: Record<string, string | undefined> = {
     ...baseEnv(ctx),
     INBOX_URL: inboxUrl,
     INBOX_ALLOW_INSECURE: 'true',
@@ -82,6 +84,7 @@ export async function startWorkers(
     METRICS_HOST: '127.0.0.1',
     SHUTDOWN_GRACE_MS: '3000',
     LOG_LEVEL: 'info',
+    ...options.env,
   };
   const children = Array.from({ length: count }, (_, i) => {
     const logFile = join(ctx.workDir, `${name}-worker-${i + 1}.log`);
@@ -130,7 +133,7 @@ export async function startWorkers(
  */
 function spawnProfiled(
   entry: string,
-  env: Record<string, string>,
+  env: Record<string, string | undefined>,
   logFile: string,
   dir: string,
 ): ChildProcess {
