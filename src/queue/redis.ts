@@ -205,8 +205,12 @@ export function redisOptionsFor(target: RedisTarget, role: RedisRole): RedisOpti
         role: 'master',
         ...(s.username ? { sentinelUsername: s.username } : {}),
         ...(s.password !== undefined ? { sentinelPassword: s.password } : {}),
-        // Learn of a failover from the Sentinels at once rather than from a dead socket.
-        failoverDetector: true,
+        // No failoverDetector: with it, a +switch-master that arrives while the client
+        // is already reconnecting ends the connection for good ("Connection is closed",
+        // status end; seen in about half of the SIGKILL failovers of
+        // test/queue/rate-limiter.failover.test.ts with ioredis 5.11). A killed primary
+        // closes the socket, and on a planned failover the Sentinels disconnect the
+        // old primary's clients; READONLY from a demoted node reconnects too.
         reconnectOnError: toPrimaryAgain,
       }
     : { ...login, host: target.host, port: target.port };
