@@ -19,6 +19,11 @@ import { createRedisClock } from './redis-clock.js';
  *   is gone: the first slot after that is now + `maxAheadMs`, after every slot
  *   that may still be pending in some process. No burst after a restart.
  *   All processes sharing the keys must use the same `maxAheadMs`.
+ * - A failover loses what the promoted replica had not received (replication
+ *   is asynchronous), and an older schedule would hand out again slots still
+ *   pending. The marker holds the writing primary's replication id, so a node
+ *   promoted since it started that finds another id holds the same way. A
+ *   restart changes the id but keeps its data's verdict (with AOF: no hold).
  * - The global limit is a frontier (TAT) plus "islands": single global slots
  *   taken ahead of the frontier by a request whose campaign rate binds. Without
  *   islands such a request would push the global TAT to its own later slot and

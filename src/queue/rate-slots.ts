@@ -9,7 +9,10 @@ import { runScript } from './scripts.js';
  * rate-limiter.ts.
  */
 
-/** Marker TTL: longer than any TAT key lives, so a missing marker means lost data (or a first use). */
+/**
+ * Marker TTL: longer than any TAT key lives, so a missing marker means lost data (or a first use).
+ * Its value is the replication id of the primary that wrote it (see lua/rateAcquire.lua).
+ */
 export const MARKER_TTL_MS = 3_600_000;
 
 /** Keys of one limit combination, from `RateLimiterOptions.key`. */
@@ -47,7 +50,10 @@ export interface SlotReply {
   offsetsUs: number[];
   /** When nothing was granted: µs until asking again makes sense. */
   retryUs: number;
-  /** The marker was missing (first use, or Redis lost its data): the first slot is `maxAheadUs` out. */
+  /**
+   * The marker was missing (first use, or Redis lost its data), or this node was
+   * promoted and the marker is the old primary's: the first slot is `maxAheadUs` out.
+   */
   lost: boolean;
 }
 

@@ -3,8 +3,14 @@
   (src/queue/rate-limiter.ts has the invariants). The number of keys varies:
   the global pair only with a global rate, the campaign key only with a campaign rate.
 
+  A failover loses the writes the promoted replica had not received yet, and
+  with them slots still pending in some process: the marker holds the
+  replication id of the primary that wrote it, and a node promoted since it
+  started (second_repl_offset set) that finds another id treats its data as
+  lost too. A restart keeps its data's verdict: its id changes but it was not promoted.
+
   Input:
-    KEYS[1] marker (gone: Redis lost its data, so the first slot is now + max ahead)
+    KEYS[1] marker (gone, or left by the primary this node took over from: the first slot is now + max ahead)
     KEYS[2] global TAT        (when ARGV[4] > 0; else the campaign TAT)
     KEYS[3] global islands    (when ARGV[4] > 0)
     KEYS[4] campaign TAT      (when ARGV[4] > 0 and ARGV[5] > 0)
@@ -27,9 +33,13 @@ local ahead = tonumber(ARGV[2])
 local ig = tonumber(ARGV[4])
 local ic = tonumber(ARGV[5])
 local fmt = function(x) return string.format('%.0f', x) end
+local info = redis.call('INFO', 'replication')
+local replid = string.match(info, 'master_replid:(%x+)') or ''
+local promoted = (string.match(info, 'second_repl_offset:(%-?%d+)') or '-1') ~= '-1'
+local marker = redis.call('GET', KEYS[1])
 local floor = now
 local lost = 0
-if redis.call('EXISTS', KEYS[1]) == 0 then
+if not marker or (promoted and marker ~= replid) then
   floor = now + ahead
   lost = 1
 end
@@ -104,7 +114,7 @@ if gk then
   redis.call('PEXPIRE', ik, ttl(now + ahead + ig))
 end
 if ck then redis.call('SET', ck, fmt(tc), 'PX', ttl(tc)) end
-redis.call('SET', KEYS[1], '1', 'PX', tonumber(ARGV[3]))
+redis.call('SET', KEYS[1], replid, 'PX', tonumber(ARGV[3]))
 local out = {#offsets, lost, now}
 for i = 1, #offsets do out[i + 3] = offsets[i] end
 return out
