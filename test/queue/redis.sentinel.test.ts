@@ -62,7 +62,10 @@ describe('connecting through Sentinels', () => {
 
   it('a name the Sentinels do not monitor is a wrong setting naming REDIS_SENTINEL_MASTER (exit 2), for a worker too', async () => {
     for (const role of ['client', 'worker'] as const) {
-      const err = await failure(sentinelTarget({ sentinels: ha.sentinelsEnv, master: 'no-such-primary' }), role);
+      const err = await failure(
+        sentinelTarget({ sentinels: ha.sentinelsEnv, master: 'no-such-primary' }),
+        role,
+      );
       expect(err.code, role).toBe('REDIS_CONFIG');
       expect(err.message, role).toBe(
         `REDIS_SENTINELS ${ha.sentinelsEnv} (primary no-such-primary): no Sentinel knows a primary by that name (check REDIS_SENTINEL_MASTER)`,
