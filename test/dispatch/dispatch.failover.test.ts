@@ -6,7 +6,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { type PrivateSentinels, startPrivateSentinels } from '../../scripts/lib/private-sentinel.js';
 import type { Campaign } from '../../src/campaign/schema.js';
 import { createDeliverQueue } from '../../src/queue/deliver-queue.js';
@@ -21,6 +21,7 @@ import { makeCampaign, testEnv, testKeyring, waitFor } from '../helpers/campaign
 import { syntheticList } from '../helpers/personnummer.js';
 import { uniquePrefix } from '../helpers/redis.js';
 import { type StartedSimulator, startSimulator } from '../helpers/simulator.js';
+import { describeWithTools, tools } from '../helpers/tools.js';
 import {
   joinLedgerAndSimulator,
   metricValue,
@@ -70,7 +71,7 @@ async function done(prefix: string, campaignId: string): Promise<number> {
   return finalOutcomes.reduce((n, o) => n + counts[o], 0);
 }
 
-describe('delivery through Sentinels', () => {
+describeWithTools('delivery through Sentinels', [tools.redisServer], () => {
   it('two workers go on after the primary is SIGKILLed behind a lagging replica: every recipient settled, none stored twice (park mode)', async () => {
     ha = await startPrivateSentinels({ replicas: 1, downAfterMs: 1000, aof: true });
     sim = await startSimulator({ latencyMs: 40, jitterMs: 40 });

@@ -5,9 +5,10 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createDurability, type NotDurable } from '../../src/queue/durability.js';
 import { type PrivateRedis, startPrivateRedis } from '../helpers/private-redis.js';
+import { describeWithTools, tools } from '../helpers/tools.js';
 
 let primary: PrivateRedis;
 let replica: PrivateRedis;
@@ -25,18 +26,6 @@ async function waitForLink(): Promise<void> {
     r.disconnect();
   }
 }
-
-beforeAll(async () => {
-  primary = await startPrivateRedis();
-  replica = await startPrivateRedis({ extraArgs: ['--replicaof', '127.0.0.1', String(primary.port)] });
-  await waitForLink();
-  admin = new Redis(primary.url);
-});
-afterAll(async () => {
-  admin?.disconnect();
-  await replica?.close();
-  await primary?.close();
-});
 
 function recorder() {
   const events: (NotDurable | 'alone')[] = [];
@@ -56,7 +45,19 @@ const waitCalls = async () => {
   return Number(m?.[1] ?? 0);
 };
 
-describe('durable writes with a replica', () => {
+describeWithTools('durable writes with a replica', [tools.redisServer], () => {
+  beforeAll(async () => {
+    primary = await startPrivateRedis();
+    replica = await startPrivateRedis({ extraArgs: ['--replicaof', '127.0.0.1', String(primary.port)] });
+    await waitForLink();
+    admin = new Redis(primary.url);
+  });
+  afterAll(async () => {
+    admin?.disconnect();
+    await replica?.close();
+    await primary?.close();
+  });
+
   it('returns once the replica holds the write, and concurrent writes share their WAITs', async () => {
     const redis = new Redis(primary.url, { maxRetriesPerRequest: null });
     const events = recorder();

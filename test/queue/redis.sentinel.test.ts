@@ -4,7 +4,7 @@
  * REDIS_URL is, and a user who may not WAIT is refused before any write.
  */
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type PrivateSentinels, startPrivateSentinels } from '../../scripts/lib/private-sentinel.js';
 import {
   connectOrExplain,
@@ -14,20 +14,9 @@ import {
   sentinelTarget,
 } from '../../src/queue/redis.js';
 import { freePort } from '../helpers/private-redis.js';
+import { describeWithTools, tools } from '../helpers/tools.js';
 
 let ha: PrivateSentinels;
-beforeAll(async () => {
-  ha = await startPrivateSentinels({ replicas: 1 });
-  // A user who may do everything but WAIT, on both data nodes (ACL SETUSER is not replicated).
-  for (const node of [ha.primary, ...ha.replicas]) {
-    const admin = new Redis(node.port, '127.0.0.1');
-    await admin.call('ACL', 'SETUSER', 'no-wait', 'on', '>no-wait-pw', '~*', '&*', '+@all', '-wait');
-    admin.disconnect();
-  }
-}, 60_000);
-afterAll(async () => {
-  await ha?.close();
-});
 
 async function failure(
   target: RedisTarget,
@@ -45,7 +34,20 @@ async function failure(
   throw new Error('connected');
 }
 
-describe('connecting through Sentinels', () => {
+describeWithTools('connecting through Sentinels', [tools.redisServer], () => {
+  beforeAll(async () => {
+    ha = await startPrivateSentinels({ replicas: 1 });
+    // A user who may do everything but WAIT, on both data nodes (ACL SETUSER is not replicated).
+    for (const node of [ha.primary, ...ha.replicas]) {
+      const admin = new Redis(node.port, '127.0.0.1');
+      await admin.call('ACL', 'SETUSER', 'no-wait', 'on', '>no-wait-pw', '~*', '&*', '+@all', '-wait');
+      admin.disconnect();
+    }
+  }, 60_000);
+  afterAll(async () => {
+    await ha?.close();
+  });
+
   it('finds the primary the Sentinels name and writes to it', async () => {
     const target = sentinelTarget({ sentinels: ha.sentinelsEnv, master: ha.masterName });
     const redis = createRedis(target, 'client');
