@@ -245,8 +245,9 @@ async function run(command: string, call: Call): Promise<number> {
     // A user that may not append to the audit log is refused before the first change.
     if (command !== 'status') await ctx.audit.assertWritable();
     const code = await handler(ctx, call);
-    // With Sentinels: a pause, resume or cancel is on a replica before we say it is done.
-    if (command !== 'status') await ctx.confirmWrites(since, `the ${command}`);
+    // With Sentinels: a pause, resume, cancel or purge is on a replica before we say it is done
+    // (not a test send: "run it again" would send the test messages again).
+    if (command !== 'status' && command !== 'test-send') await ctx.confirmWrites(since, `the ${command}`);
     return code;
   } catch (err) {
     if (err instanceof CampaignStoreError || err instanceof TestSendError) {

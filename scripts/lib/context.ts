@@ -86,7 +86,20 @@ export async function openRedis(env: NodeJS.ProcessEnv): Promise<CliRedis> {
     redis.disconnect();
     throw err;
   }
-  const durability = durabilityFor(config.redis, redis, { timeoutMs: config.waitTimeoutMs });
+  let saidAlone = false;
+  const durability = durabilityFor(config.redis, redis, {
+    timeoutMs: config.waitTimeoutMs,
+    events: {
+      notDurable: () => {},
+      alone() {
+        if (saidAlone) return;
+        saidAlone = true;
+        process.stderr.write(
+          `note: ${config.redis.where}: no replica could take over from the primary, so this command's writes are on the primary alone (as on a single node)\n`,
+        );
+      },
+    },
+  });
   return {
     config,
     redis,

@@ -23,8 +23,11 @@ const clientEnvSchema = redisEnvSchema.extend(jobPolicyEnvSchema.shape).extend({
   REDIS_SENTINEL_USERNAME: z.string().min(1).optional(),
   /** A file holding the Sentinels' password, when they have one. */
   REDIS_SENTINEL_PASSWORD_FILE: z.string().optional(),
-  /** With Sentinels: how long one WAIT for a replica's acknowledgement lasts, ms. */
-  REDIS_WAIT_TIMEOUT_MS: intFromEnv(10, 60_000).default(1000),
+  /**
+   * With Sentinels: how long one WAIT for a replica's acknowledgement lasts, ms.
+   * At most 1500: a WAIT holds its connection, and /readyz pings on it within 2 s.
+   */
+  REDIS_WAIT_TIMEOUT_MS: intFromEnv(10, 1500).default(1000),
 });
 
 export interface ClientConfig {

@@ -148,6 +148,14 @@ export function durabilityEvents(logger: Logger, metrics: () => Metrics, everyMs
         ),
       );
     },
+    unanswered(err) {
+      say('unanswered', (unlogged) =>
+        logger.warn(
+          { err: err instanceof Error ? err.message : String(err), notLogged: unlogged },
+          'a Sentinel did not say which replicas it could promote (check its login and ACL: sentinel|replicas); counting on a replica',
+        ),
+      );
+    },
     alone() {
       metrics().redisAlone.inc();
       say('alone', (unlogged) =>

@@ -29,6 +29,8 @@ export interface DurabilityEvents {
   notDurable(reason: NotDurable, attempt: number): void;
   /** A write counted as durable on the primary alone: no replica could be promoted. */
   alone(): void;
+  /** A Sentinel did not answer which replicas it could promote (its login, its ACL, or it is down). */
+  unanswered?(err: unknown): void;
 }
 
 export interface Durability {
@@ -60,8 +62,12 @@ export interface DurabilityOptions {
   backoffMs?: (attempt: number) => number;
   /** Ends the retries (with the signal's reason). */
   signal?: AbortSignal;
+  /** Clock in ms, for how long the Sentinels' answer is trusted. Default Date.now. */
   now?: () => number;
 }
+
+/** WAIT's timeout while no replica could be promoted: long enough for a replica that is back to answer. */
+const ALONE_WAIT_MS = 20;
 
 /** Nothing to wait for: a single node (its own persistence is all there is). */
 export const noDurability: Durability = {
@@ -85,42 +91,56 @@ export function createDurability(redis: Redis, options: DurabilityOptions): Dura
     epoch++;
   });
 
-  /** The WAIT not yet sent (joined by every write that ends before it goes), and the one in flight. */
-  let queued: Promise<number> | undefined;
+  /**
+   * The WAIT not yet sent (joined by every write that ends before it goes),
+   * and the one in flight. A WAIT with `timeoutMs` while a replica could be
+   * promoted; a short one while none could (it only notices a replica back).
+   */
+  const queued = new Map<number, Promise<number>>();
   let inFlight: Promise<unknown> = Promise.resolve();
-  function nextWait(): Promise<number> {
-    if (queued) return queued;
+  function nextWait(timeoutMs: number): Promise<number> {
+    const waiting = queued.get(timeoutMs);
+    if (waiting) return waiting;
     const mine = inFlight.then(() => {
-      queued = undefined;
-      return redis.wait(1, options.timeoutMs);
+      queued.delete(timeoutMs);
+      return redis.wait(1, timeoutMs);
     });
-    queued = mine;
+    queued.set(timeoutMs, mine);
     inFlight = mine.catch(() => undefined);
     return mine;
   }
 
+  /** The Sentinels' last answer, and the question under way (one at a time, shared). */
   let known: { promotable: number; at: number } | undefined;
-  async function promotable(): Promise<number> {
-    if (known && now() - known.at < ttl) return known.promotable;
-    const n = await options.promotable();
-    known = { promotable: n, at: now() };
-    return n;
+  let asking: Promise<number> | undefined;
+  function promotable(): Promise<number> {
+    if (known && now() - known.at < ttl) return Promise.resolve(known.promotable);
+    asking ??= options.promotable().then(
+      (n) => {
+        known = { promotable: n, at: now() };
+        asking = undefined;
+        return n;
+      },
+      (err: unknown) => {
+        asking = undefined;
+        throw err;
+      },
+    );
+    return asking;
   }
+  const alone = () => known !== undefined && known.promotable === 0 && now() - known.at < ttl;
 
   /** Whether the writes sent in `since` are durable; undefined when they are, else why not. */
   async function confirm(since: number): Promise<NotDurable | undefined> {
-    // With no replica to promote, a WAIT would only time out: skip it while that holds.
-    if (known && known.promotable === 0 && now() - known.at < ttl) {
-      options.events?.alone();
-      return epoch === since ? undefined : 'reconnected';
-    }
-    const acked = await nextWait();
+    // With no replica to promote, a full WAIT would only time out: a short one notices a replica back.
+    const wasAlone = alone();
+    const acked = await nextWait(wasAlone ? Math.min(ALONE_WAIT_MS, options.timeoutMs) : options.timeoutMs);
     if (epoch !== since) return 'reconnected';
     if (acked >= 1) {
       if (known?.promotable === 0) known = undefined;
       return undefined;
     }
-    if ((await promotable()) > 0) return 'no-ack';
+    if (!wasAlone && (await promotable()) > 0) return 'no-ack';
     options.events?.alone();
     return epoch === since ? undefined : 'reconnected';
   }
@@ -145,13 +165,14 @@ export function createDurability(redis: Redis, options: DurabilityOptions): Dura
 /**
  * How many replicas of the primary the Sentinels could promote now: the
  * largest count any Sentinel that answers reports, counting the replicas a
- * Sentinel would consider (not down, not disconnected). A Sentinel that does
- * not answer counts for nothing; when none answers, the answer is 1 (assume
- * a replica could take over, and keep waiting for it).
+ * Sentinel would consider (not down, not disconnected). Unless a majority of
+ * the Sentinels answers, the answer is 1: assume a replica could take over,
+ * and keep waiting for it. `unanswered` hears why a Sentinel did not answer.
  */
 export function sentinelPromotable(
   sentinel: SentinelSet,
   connect: (node: { host: string; port: number }) => Redis,
+  unanswered?: (err: unknown) => void,
 ): () => Promise<number> {
   return async () => {
     const answers = await Promise.all(
@@ -161,7 +182,8 @@ export function sentinelPromotable(
         try {
           const replicas = (await client.call('SENTINEL', 'REPLICAS', sentinel.master)) as string[][];
           return replicas.filter((fields) => promotable(fields)).length;
-        } catch {
+        } catch (err) {
+          unanswered?.(err);
           return undefined;
         } finally {
           client.disconnect();
@@ -169,7 +191,10 @@ export function sentinelPromotable(
       }),
     );
     const known = answers.filter((n): n is number => n !== undefined);
-    return known.length === 0 ? 1 : Math.max(...known);
+    // Only a majority of the Sentinels can fail over: a minority's "none" (cut off
+    // with this worker and the old primary) must not let writes go on unreplicated.
+    if (known.length * 2 <= sentinel.nodes.length) return 1;
+    return Math.max(...known);
   };
 }
 
@@ -193,6 +218,12 @@ export function durabilityFor(
   if (!set) return noDurability;
   return createDurability(redis, {
     ...options,
-    promotable: options.promotable ?? sentinelPromotable(set, (node) => sentinelClient(set, node)),
+    promotable:
+      options.promotable ??
+      sentinelPromotable(
+        set,
+        (node) => sentinelClient(set, node),
+        (err) => options.events?.unanswered?.(err),
+      ),
   });
 }

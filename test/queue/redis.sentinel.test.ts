@@ -6,11 +6,13 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type PrivateSentinels, startPrivateSentinels } from '../../scripts/lib/private-sentinel.js';
+import { sentinelPromotable } from '../../src/queue/durability.js';
 import {
   connectOrExplain,
   createRedis,
   RedisConnectionError,
   type RedisTarget,
+  sentinelClient,
   sentinelTarget,
 } from '../../src/queue/redis.js';
 import { freePort } from '../helpers/private-redis.js';
@@ -115,6 +117,32 @@ describeWithTools('connecting through Sentinels', [tools.redisServer], () => {
       expect(err.message, role).toMatch(
         /^REDIS_SENTINELS .* \(primary utskick\): user no-wait may not do what this command needs/,
       );
+    }
+  });
+});
+
+describeWithTools('which replicas the Sentinels could promote', [tools.redisServer], () => {
+  it('none, when a majority of the Sentinels says so; a minority saying none counts as one (keep waiting)', async () => {
+    const alone = await startPrivateSentinels({ replicas: 0 });
+    try {
+      const set = sentinelTarget({ sentinels: alone.sentinelsEnv, master: alone.masterName }).sentinel!;
+      const ask = (nodes: { host: string; port: number }[]) =>
+        sentinelPromotable({ ...set, nodes }, (node) => sentinelClient(set, node))();
+      expect(await ask(alone.sentinels)).toBe(0);
+      const dead = [
+        { host: '127.0.0.1', port: await freePort() },
+        { host: '127.0.0.1', port: await freePort() },
+      ];
+      const unanswered: unknown[] = [];
+      const minority = sentinelPromotable(
+        { ...set, nodes: [alone.sentinels[0]!, ...dead] },
+        (node) => sentinelClient(set, node),
+        (err) => unanswered.push(err),
+      );
+      expect(await minority()).toBe(1);
+      expect(unanswered).toHaveLength(2);
+    } finally {
+      await alone.close();
     }
   });
 });
