@@ -213,8 +213,32 @@ export function createLedger(redis: Redis, keys: Keys, durability: Durability = 
     });
     return merged ?? last;
   }
-  /** The last answer: the state now (a mark made again says what the slot is). */
-  const latest = <T>(_: T, b: T) => b;
+  /**
+   * A mark's answers over its runs: the last one says what the slot is now,
+   * except that a mark that parked the slot stays "parked" when a later run
+   * finds it uncertain (its own doing), so the park is counted and logged once.
+   */
+  const markMerge = (a: number, b: number) => (a === markCodes.parked && b === stateCodes.uncertain ? a : b);
+  const isGo = (code: number) => code === markCodes.go || code === markCodes.goResend;
+  /**
+   * A mark that went in and then, written again after a failover, found the
+   * job's lock gone (its renewal lost with the old primary): the job stops
+   * without calling, so the slot is taken back, but only while it still holds
+   * this mark's call count (never another worker's resend).
+   */
+  async function undoMark(campaignId: string, chunkId: string, slot: number, options: MarkOptions) {
+    if (options.expectCalls === undefined) return;
+    await durably(
+      () =>
+        runScript<number>(
+          redis,
+          'ledgerRelease',
+          [keys.ledger(campaignId, chunkId)],
+          [slot, '0', options.expectCalls! + 1],
+        ),
+      any,
+    );
+  }
   /** Done if any run did it: a run after a lost write does it, one after a kept write finds it done. */
   const any = (a: number, b: number) => Math.max(a, b);
   return {
@@ -223,23 +247,26 @@ export function createLedger(redis: Redis, keys: Keys, durability: Durability = 
     },
     async markInflight(campaignId, chunkId, slot, lock, options) {
       const [token, resend, expect] = lockArgs(lock, options);
-      const res = await durably(
-        () =>
-          runScript<number>(
-            redis,
-            'ledgerMarkInflight',
-            [keys.ledger(campaignId, chunkId), keys.outcomes(campaignId), lock.key],
-            [slot, token, options.nowSec, resend, expect],
-          ),
-        latest,
-      );
+      let wentIn = false;
+      const res = await durably(async () => {
+        const code = await runScript<number>(
+          redis,
+          'ledgerMarkInflight',
+          [keys.ledger(campaignId, chunkId), keys.outcomes(campaignId), lock.key],
+          [slot, token, options.nowSec, resend, expect],
+        );
+        wentIn ||= isGo(code);
+        return code;
+      }, markMerge);
+      if (wentIn && res === markCodes.lockLost) await undoMark(campaignId, chunkId, slot, options);
       return markResult(res);
     },
     async recordAndMark(campaignId, chunkId, answered, slot, lock, options) {
       const [token, resend, expect] = lockArgs(lock, options);
+      let wentIn = false;
       const [recorded, mark] = await durably(
-        () =>
-          runScript<[number, number]>(
+        async () => {
+          const both = await runScript<[number, number]>(
             redis,
             'ledgerRecordAndMark',
             [keys.ledger(campaignId, chunkId), keys.outcomes(campaignId), lock.key, keys.reasons(campaignId)],
@@ -253,9 +280,13 @@ export function createLedger(redis: Redis, keys: Keys, durability: Durability = 
               answered.reason ?? '',
               expect,
             ],
-          ),
-        (a, b) => [any(a[0], b[0]), b[1]],
+          );
+          wentIn ||= isGo(both[1]);
+          return both;
+        },
+        (a, b) => [any(a[0], b[0]), markMerge(a[1], b[1])],
       );
+      if (wentIn && mark === markCodes.lockLost) await undoMark(campaignId, chunkId, slot, options);
       return { recorded: recorded === 1, mark: markResult(mark) };
     },
     async record(campaignId, chunkId, slot, outcome, nowSec, reason) {

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Durability } from '../../src/queue/durability.js';
 import { createKeys, deliverJobId, type Keys, queueNames } from '../../src/queue/keys.js';
 import {
   createLedger,
@@ -442,5 +443,68 @@ describe('ledger: a write sent again after a failover (every write idempotent)',
     expect(await ledger.release(campaign, chunk, 0, false)).toBe(true);
     expect(await ledger.release(campaign, chunk, 0, false)).toBe(false);
     expect((await ledger.read(campaign, chunk, 1))[0]).toMatchObject({ state: 'pending', calls: 0 });
+  });
+});
+
+describe('ledger: a mark written again after a failover, with the answers of both runs', () => {
+  /**
+   * A durability whose first write is made twice, with `between` run after its
+   * first run (what a failover can do in between); later writes once.
+   */
+  const twice = (between: () => Promise<unknown>): Durability => {
+    let first = true;
+    return {
+      waits: true,
+      epoch: () => 0,
+      confirm: async () => undefined,
+      async durable(write) {
+        if (!first) return write();
+        first = false;
+        await write();
+        await between();
+        return write();
+      },
+    };
+  };
+
+  it('a mark that went in, then found the lock gone, is taken back: no recipient left in flight without a call', async () => {
+    const l = createLedger(
+      redis,
+      keys,
+      twice(() => redis.del(lock.key)),
+    );
+    expect(await l.markInflight(campaign, chunk, 0, lock, { ...go, expectCalls: 0 })).toEqual({
+      kind: 'lock-lost',
+    });
+    expect((await ledger.read(campaign, chunk, 1))[0]).toMatchObject({ state: 'pending', calls: 0 });
+  });
+
+  it("the take-back never touches another worker's resend (another call count)", async () => {
+    const l = createLedger(
+      redis,
+      keys,
+      twice(async () => {
+        await redis.del(lock.key);
+        // Another worker resent meanwhile: two calls now.
+        await ledger.markInflight(campaign, chunk, 0, noLock, { resendUncertain: true, nowSec: NOW });
+      }),
+    );
+    expect(await l.markInflight(campaign, chunk, 0, lock, { ...go, expectCalls: 0 })).toEqual({
+      kind: 'lock-lost',
+    });
+    expect((await ledger.read(campaign, chunk, 1))[0]).toMatchObject({ state: 'inflight', calls: 2 });
+  });
+
+  it('a park written again stays a park (counted once), not a skip', async () => {
+    await ledger.markInflight(campaign, chunk, 0, lock, go);
+    const l = createLedger(
+      redis,
+      keys,
+      twice(async () => {}),
+    );
+    expect(await l.markInflight(campaign, chunk, 0, lock, { ...go, expectCalls: 1 })).toEqual({
+      kind: 'parked',
+    });
+    expect(await ledger.counts(campaign)).toEqual({ ...zeroCounts(), uncertain: 1 });
   });
 });
