@@ -197,19 +197,19 @@ function unreachableMessage(err: unknown, place: RedisPlace): string {
  * is not about the connection counts as an outage only when it came from the
  * connection (the caller knows); otherwise use classifyRedisError first.
  */
-export function explainRedisError(err: unknown, url: RedisPlace): RedisConnectionError {
+export function explainRedisError(err: unknown, place: RedisPlace): RedisConnectionError {
   if (err instanceof RedisConnectionError) return err;
   const cause = telling(err);
   const code = classifyOne(cause) ?? 'REDIS_UNREACHABLE';
   if (code === 'REDIS_CONFIG')
-    return new RedisConnectionError(code, configMessage(cause, url), { cause: err });
+    return new RedisConnectionError(code, configMessage(cause, place), { cause: err });
   if (code === 'REDIS_PERMISSION') {
-    const { where, user } = describe(url);
+    const { where, user } = describe(place);
     return new RedisConnectionError(
       code,
       `${where}: user ${user} may not do what this command needs (${replyText(cause)}); run it as the Redis user of its role`,
       { cause: err },
     );
   }
-  return new RedisConnectionError(code, unreachableMessage(cause, url), { cause: err });
+  return new RedisConnectionError(code, unreachableMessage(cause, place), { cause: err });
 }
