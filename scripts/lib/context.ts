@@ -79,6 +79,7 @@ export async function openRedis(env: NodeJS.ProcessEnv): Promise<CliRedis> {
   // A bad AUDIT_LOG_FILE is a setting (exit 2) found before connecting.
   const auditLogger = cliAuditLogger(env);
   const keys = createKeys(config.prefix);
+  for (const note of config.notes) process.stderr.write(`note: ${note}\n`);
   const redis = createRedis(config.redis, 'client');
   try {
     await connectOrExplain(redis, config.redis);

@@ -37,6 +37,8 @@ export interface ClientConfig {
   jobPolicy: JobPolicy;
   /** With Sentinels, the WAIT timeout of a write that must survive a failover (REDIS_WAIT_TIMEOUT_MS). */
   waitTimeoutMs: number;
+  /** Settings that were read but do not apply (REDIS_URL beside REDIS_SENTINELS), for a warning at start. */
+  notes: readonly string[];
   /** @deprecated REDIS_URL as given: use `redis` (createRedis(config.redis, role)). */
   redisUrl: string;
   /** @deprecated the password from REDIS_PASSWORD_FILE: use `redis`. */
@@ -83,7 +85,8 @@ type RedisEnv = z.infer<typeof clientEnvSchema>;
 
 /**
  * A single node (REDIS_URL) or a primary found through Sentinels
- * (REDIS_SENTINELS with REDIS_SENTINEL_MASTER): one or the other, never both.
+ * (REDIS_SENTINELS with REDIS_SENTINEL_MASTER). With both set the Sentinels
+ * win: the config's `notes` say REDIS_URL is ignored, and the commands show it.
  */
 function loadTarget(c: RedisEnv, env: Env): RedisTarget {
   const sentinelOnly = ['REDIS_SENTINEL_MASTER', 'REDIS_USERNAME', 'REDIS_SENTINEL_USERNAME'] as const;
@@ -92,10 +95,6 @@ function loadTarget(c: RedisEnv, env: Env): RedisTarget {
     if (stray) throw new ConfigError(`${stray} is set but REDIS_SENTINELS is not: set both, or neither`);
     return loadRedisTarget(c.REDIS_URL, c.REDIS_PASSWORD_FILE);
   }
-  if (env.REDIS_URL)
-    throw new ConfigError(
-      'REDIS_URL and REDIS_SENTINELS are both set: use REDIS_URL for one node, or the Sentinels',
-    );
   if (!c.REDIS_SENTINEL_MASTER)
     throw new ConfigError(
       'REDIS_SENTINELS is set but REDIS_SENTINEL_MASTER is not: name the primary the Sentinels monitor',
@@ -123,6 +122,10 @@ export function loadClientConfig(env: Env): ClientConfig {
     prefix: c.UTSKICK_PREFIX,
     jobPolicy: { attempts: c.JOB_ATTEMPTS, backoffMs: c.JOB_BACKOFF_MS },
     waitTimeoutMs: c.REDIS_WAIT_TIMEOUT_MS,
+    notes:
+      c.REDIS_SENTINELS && env.REDIS_URL
+        ? ['REDIS_URL is ignored: REDIS_SENTINELS is set, so the primary is the one the Sentinels name']
+        : [],
     redisUrl: c.REDIS_URL,
     redisOptions: redis.password === undefined ? {} : { password: redis.password },
   });

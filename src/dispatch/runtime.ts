@@ -251,9 +251,11 @@ export class DeliveryWorker {
         ratePerSecond: this.config.dispatch.ratePerSecond,
         contract: contract.name,
         onUncertain: this.config.dispatch.onUncertain,
+        redis: this.config.client.redis.where,
       },
       'worker started',
     );
+    for (const note of this.config.client.notes) this.logger.warn(note);
     if (!contract.verified) {
       this.logger.warn(
         { contract: contract.name, note: contract.note },

@@ -145,16 +145,26 @@ describe('the Redis connection target through Sentinels', () => {
     });
     expect(options.host).toBeUndefined();
     expect(config.waitTimeoutMs).toBe(1000);
+    expect(config.notes).toEqual([]);
+  });
+
+  it('with REDIS_URL set as well, the Sentinels win and a note says REDIS_URL is ignored', () => {
+    const config = loadClientConfig({
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      REDIS_SENTINELS: 's1:26379',
+      REDIS_SENTINEL_MASTER: 'utskick',
+    });
+    expect(config.redis.sentinel?.master).toBe('utskick');
+    expect(config.notes).toEqual([
+      'REDIS_URL is ignored: REDIS_SENTINELS is set, so the primary is the one the Sentinels name',
+    ]);
+    expect(loadClientConfig({ REDIS_URL: 'redis://127.0.0.1:6379' }).notes).toEqual([]);
   });
 
   it('refuses a half or mixed setting with one line naming the variable', () => {
     const cases: [Record<string, string>, RegExp][] = [
       [{ REDIS_SENTINELS: 's1:26379' }, /REDIS_SENTINELS is set but REDIS_SENTINEL_MASTER is not/],
       [{ REDIS_SENTINEL_MASTER: 'utskick' }, /REDIS_SENTINEL_MASTER is set but REDIS_SENTINELS is not/],
-      [
-        { REDIS_SENTINELS: 's1:26379', REDIS_SENTINEL_MASTER: 'u', REDIS_URL: 'redis://h:6379' },
-        /REDIS_URL and REDIS_SENTINELS are both set/,
-      ],
       [
         { REDIS_SENTINELS: 's1:port', REDIS_SENTINEL_MASTER: 'u' },
         /REDIS_SENTINELS: 's1:port' is not host:port/,

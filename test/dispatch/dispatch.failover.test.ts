@@ -42,10 +42,19 @@ afterEach(async () => {
   ha = sim = client = undefined;
 });
 
-/** The worker environment of testEnv, pointed at the Sentinels instead of REDIS_URL. */
-function sentinelEnv(prefix: string, more: Record<string, string>): Record<string, string> {
-  const { REDIS_URL: _single, ...env } = testEnv(prefix, sim!.url, more);
-  return { ...env, REDIS_SENTINELS: ha!.sentinelsEnv, REDIS_SENTINEL_MASTER: ha!.masterName };
+/**
+ * The worker environment of testEnv, pointed at the Sentinels; `keepUrl`
+ * leaves testEnv's REDIS_URL (the shared Redis) beside them, which the
+ * Sentinels must win over.
+ */
+function sentinelEnv(prefix: string, more: Record<string, string>, keepUrl = false): Record<string, string> {
+  const { REDIS_URL: single, ...env } = testEnv(prefix, sim!.url, more);
+  return {
+    ...env,
+    ...(keepUrl ? { REDIS_URL: single! } : {}),
+    REDIS_SENTINELS: ha!.sentinelsEnv,
+    REDIS_SENTINEL_MASTER: ha!.masterName,
+  };
 }
 
 async function enqueue(prefix: string, campaign: Campaign, files: string[][]) {
@@ -161,7 +170,9 @@ describeWithTools('delivery through Sentinels', [tools.redisServer], () => {
     sim = await startSimulator({ latencyMs: 5 });
     client = createRedis(sentinelTarget({ sentinels: ha.sentinelsEnv, master: ha.masterName }), 'worker');
     const prefix = uniquePrefix('no-ack');
-    const [worker] = await spawnWorkers(1, sentinelEnv(prefix, { REDIS_WAIT_TIMEOUT_MS: '200' }));
+    // REDIS_URL set too (a deployment that sets it everywhere): the Sentinels win, and the worker says so.
+    const [worker] = await spawnWorkers(1, sentinelEnv(prefix, { REDIS_WAIT_TIMEOUT_MS: '200' }, true));
+    await worker!.waitForLog((l) => /^REDIS_URL is ignored: REDIS_SENTINELS is set/.test(String(l.msg)));
     await ha.pauseReplica(0);
     const campaign = makeCampaign();
     const numbers = syntheticList(40, 320_000);
