@@ -158,8 +158,17 @@ async function answersPing(r: Redis): Promise<boolean> {
   }
 }
 
+/** Whether a Redis on 127.0.0.1:`port` answers PING as this user now (one quick try, no retries). */
+export function localRedisAnswers(
+  port: number,
+  login: { username?: string; password?: string } = {},
+  connectTimeoutMs = 500,
+): Promise<boolean> {
+  return answersPing(new Redis({ ...oneTry(connectTimeoutMs), host: '127.0.0.1', port, ...login }));
+}
+
 const pingOnce = (port: number, password: string | undefined) =>
-  answersPing(new Redis({ ...oneTry(500), host: '127.0.0.1', port, password }));
+  localRedisAnswers(port, password === undefined ? {} : { password });
 
 export class PrivateRedis {
   readonly port: number;

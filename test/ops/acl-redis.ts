@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { localRedisAnswers } from '../../scripts/lib/private-redis.js';
 import { freePort } from '../helpers/global-setup.js';
 import { requireBinary } from '../helpers/prometheus.js';
 
@@ -62,27 +63,6 @@ process.once('exit', () => {
   for (const c of live) c.kill('SIGKILL');
 });
 
-async function adminAnswers(port: number, password: string): Promise<boolean> {
-  const r = new Redis({
-    port,
-    host: '127.0.0.1',
-    username: ADMIN,
-    password,
-    lazyConnect: true,
-    retryStrategy: () => null,
-    maxRetriesPerRequest: 0,
-  });
-  r.on('error', () => {});
-  try {
-    await r.connect();
-    return (await r.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    r.disconnect();
-  }
-}
-
 export async function startAclRedis(): Promise<AclRedis> {
   requireBinary('redis-server', '--version', 'redis-server');
   const dir = mkdtempSync(join(tmpdir(), 'utskick-acl-redis-'));
@@ -113,7 +93,7 @@ export async function startAclRedis(): Promise<AclRedis> {
     live.add(child);
     child.once('exit', () => live.delete(child!));
     for (let i = 0; i < 200; i++) {
-      if (await adminAnswers(port, passwords[ADMIN]!)) return;
+      if (await localRedisAnswers(port, { username: ADMIN, password: passwords[ADMIN]! })) return;
       await delay(50);
     }
     throw new Error(`redis-server with the ACL file did not answer on port ${port}`);
